@@ -1,0 +1,71 @@
+package vectorfield
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// gemm computes C = op(A)·op(B) + beta·C through blas64.Gemm, where C is
+// m×n, op(A) is m×k and op(B) is k×n, all row-major with the given strides.
+//
+// gonum's pure-Go Dgemm splits products with at least four 64×64 blocks of C
+// across new goroutines, which allocates on every call. When the registered
+// implementation is gonum's, gemm therefore tiles C into pieces of at most
+// three blocks, which gonum computes serially without allocating; the field
+// does its own, allocation-free row splitting across goroutines. Any other
+// implementation (for example OpenBLAS registered with blas64.Use) gets one
+// call.
+func gemm(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if _, ok := blas64.Implementation().(gonum.Implementation); !ok {
+		gemmCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	const bs = 64
+	rows, cols := 3*bs, bs // at most 3 blocks per call
+	switch {
+	case n <= bs:
+	case n <= 3*bs:
+		rows, cols = bs, 3*bs
+	default:
+		rows, cols = bs, 3*bs
+	}
+	for i0 := 0; i0 < m; i0 += rows {
+		mi := min(rows, m-i0)
+		var ai []float64
+		if tA == blas.NoTrans {
+			ai = a[i0*lda:]
+		} else {
+			ai = a[i0:]
+		}
+		for j0 := 0; j0 < n; j0 += cols {
+			nj := min(cols, n-j0)
+			var bj []float64
+			if tB == blas.NoTrans {
+				bj = b[j0:]
+			} else {
+				bj = b[j0*ldb:]
+			}
+			gemmCall(tA, tB, mi, nj, k, ai, lda, bj, ldb, beta, c[i0*ldc+j0:], ldc)
+		}
+	}
+}
+
+func gemmCall(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	ar, ac := m, k
+	if tA != blas.NoTrans {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB != blas.NoTrans {
+		br, bc = n, k
+	}
+	blas64.Gemm(tA, tB, 1,
+		blas64.General{Rows: ar, Cols: ac, Stride: lda, Data: a[:(ar-1)*lda+ac]},
+		blas64.General{Rows: br, Cols: bc, Stride: ldb, Data: b[:(br-1)*ldb+bc]},
+		beta,
+		blas64.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
+}
