@@ -2,6 +2,7 @@ package odeflow
 
 import (
 	"fmt"
+	"reflect"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -20,7 +21,11 @@ import (
 // own slots.
 //
 // Chain implements Differentiable; its Record methods and Backward panic if
-// a member is not Differentiable. It holds workspace (two ping-pong buffers,
+// a member is not Differentiable. Since each transform object holds one
+// recording, an object may appear only once in a chain that is
+// differentiated, also not as the inner transform of an Inverse member: the
+// Record methods panic if a pointer member appears twice (for plain Forward
+// and Inverse repeats are fine). It holds workspace (two ping-pong buffers,
 // and k−1 recorded intermediate states of a record call), so it is not safe
 // for concurrent use. After the first call with a given batch size, Forward,
 // Inverse, the record calls and Backward allocate nothing.
@@ -32,6 +37,8 @@ type Chain struct {
 	buf  [2]mat.Dense // Forward/Inverse intermediates
 	rec  []mat.Dense  // recorded intermediate states, rec[j] after the j-th applied member
 	grad [2]mat.Dense // Backward intermediates
+
+	dup int // index of a repeated pointer member, or −1
 
 	recDir int // 0: no recording, recForward, recInverse
 	recN   int
@@ -63,7 +70,42 @@ func NewChain(members ...Transform) *Chain {
 		c.params = sharedParams("NewChain", c.params, paramsOf(m), fmt.Sprintf("member %d", i))
 	}
 	c.rec = make([]mat.Dense, len(c.members)-1)
+	c.dup = repeated(c.members)
 	return c
+}
+
+// repeated returns the index of the first member whose underlying pointer
+// (through Inverted wrappers) appeared earlier, or −1. It allocates nothing.
+func repeated(members []Transform) int {
+	for i := range members {
+		pi := pointerOf(members[i])
+		if pi == 0 {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if pointerOf(members[j]) == pi {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// pointerOf returns the address behind t (unwrapping Inverted), or 0 if t is
+// not a pointer.
+func pointerOf(t Transform) uintptr {
+	for {
+		v, ok := t.(*Inverted)
+		if !ok {
+			break
+		}
+		t = v.t
+	}
+	rv := reflect.ValueOf(t)
+	if rv.Kind() != reflect.Pointer {
+		return 0
+	}
+	return rv.Pointer()
 }
 
 // Len returns the number of members.
@@ -162,6 +204,9 @@ func (c *Chain) record(op string, dst *mat.Dense, ldj []float64, x *mat.Dense, i
 	c.recDir = 0
 	for i := range c.members {
 		c.diff(i)
+	}
+	if c.dup >= 0 {
+		panic(fmt.Sprintf("odeflow: Chain: member %d repeats an earlier member; a differentiated chain needs distinct objects", c.dup))
 	}
 	n, err := PrepareCall(op, c.dim, dst, ldj, x, false)
 	if err != nil {
@@ -342,5 +387,6 @@ func (c *ConditionalChain) Given(ctx *mat.Dense) Transform {
 		}
 		c.bound.members[i] = t
 	}
+	c.bound.dup = repeated(c.bound.members)
 	return &c.bound
 }

@@ -233,3 +233,22 @@ func BenchmarkChainForwardBackward(b *testing.B) {
 		}
 	}
 }
+
+func TestChainRepeatedMember(t *testing.T) {
+	rnd := testrand.New(t)
+	p := new(nn.Params)
+	a := affine(p, "a", rnd, 2)
+	c := NewChain(a, linear(p, "l", rnd), Inverse(a))
+	x := randDense(rnd, 3, 2, 1)
+	var y mat.Dense
+	if err := c.Forward(&y, nil, x); err != nil { // plain use is fine
+		t.Fatal(err)
+	}
+	if !panics(func() { _ = c.ForwardRecord(new(mat.Dense), nil, x) }) {
+		t.Error("recording a chain with a repeated member did not panic")
+	}
+	cc := NewConditionalChain(Unconditional(a), Unconditional(a))
+	if !panics(func() { _ = cc.Given(nil).(Differentiable).InverseRecord(new(mat.Dense), nil, x) }) {
+		t.Error("recording a conditional chain with a repeated member did not panic")
+	}
+}

@@ -28,13 +28,14 @@ import (
 // Its parameters are the blocks prefix+"/logits" (K), prefix+"/loc" (K×d,
 // row k is μ_k) and prefix+"/logscale" (K×d) of its *nn.Params. It
 // implements Tempered: the component is drawn with the weights π and its
-// noise is scaled by T. It holds a K-element workspace and is not safe for
-// concurrent use.
+// noise is scaled by T. It holds a K(d+1)-element workspace and is not safe
+// for concurrent use.
 type GaussianMixture struct {
 	k, d                  int
 	p                     *nn.Params
 	logits, loc, logScale nn.Slot
-	work                  []float64
+	work                  []float64 // K log-components
+	inv                   []float64 // K×d inverse scales
 }
 
 // NewGaussianMixture returns the mixture with the given weights (positive,
@@ -57,7 +58,7 @@ func NewGaussianMixture(p *nn.Params, prefix string, weights []float64, means, s
 	if p == nil {
 		p = new(nn.Params)
 	}
-	g := &GaussianMixture{k: k, d: d, p: p, work: make([]float64, k)}
+	g := &GaussianMixture{k: k, d: d, p: p, work: make([]float64, k), inv: make([]float64, k*d)}
 	g.logits = p.Reserve(paramName(prefix, "logits"), k)
 	g.loc = p.Reserve(paramName(prefix, "loc"), k*d)
 	g.logScale = p.Reserve(paramName(prefix, "logscale"), k*d)
@@ -142,13 +143,16 @@ func (g *GaussianMixture) LogProbGrad(dst []float64, gx *mat.Dense, gparams []fl
 		ga, gmu, gls = g.logits.Of(gparams), g.loc.Of(gparams), g.logScale.Of(gparams)
 	}
 	c0 := -0.5 * float64(g.d) * log2Pi
-	l := g.work
+	l, inv := g.work, g.inv
+	for k, v := range ls {
+		inv[k] = math.Exp(-v)
+	}
 	for i := range dst {
 		xi := row(x, i)
 		for c := 0; c < g.k; c++ {
 			lc := a[c] - lseA + c0
 			for j, v := range xi {
-				u := (v - mu[c*g.d+j]) * math.Exp(-ls[c*g.d+j])
+				u := (v - mu[c*g.d+j]) * inv[c*g.d+j]
 				lc -= 0.5*u*u + ls[c*g.d+j]
 			}
 			l[c] = lc
@@ -171,7 +175,7 @@ func (g *GaussianMixture) LogProbGrad(dst []float64, gx *mat.Dense, gparams []fl
 				ga[c] += wr - wi*math.Exp(a[c]-lseA)
 			}
 			for j, v := range xi {
-				is := math.Exp(-ls[c*g.d+j])
+				is := inv[c*g.d+j]
 				u := (v - mu[c*g.d+j]) * is
 				if gi != nil {
 					gi[j] -= wr * u * is

@@ -372,6 +372,14 @@ func TestDiagNormalReparam(t *testing.T) {
 	rnd := testrand.New(t)
 	p := new(nn.Params)
 	g := NewDiagNormal(p, "base", []float64{0.5, -1, 2}, []float64{1.5, 0.3, 1})
+	check.Close(t, "Loc", []float64{0.5, -1, 2}, g.Loc(), 0)
+	check.Close(t, "LogScale", []float64{math.Log(1.5), math.Log(0.3), 0}, g.LogScale(), 0)
+	if s, ok := p.Lookup("base/logscale"); !ok || s.Off != 3 {
+		t.Errorf("block base/logscale at %v, %v", s, ok)
+	}
+	if f := NewFlow(g, Inverse(newAffineT(p, "a", []float64{0, 0, 0}, []float64{0, 0, 0}))); f.Params() != p {
+		t.Error("Flow.Params is not the shared vector")
+	}
 	const n = 7
 	a := randDense(rnd, n, 3, 1)
 	z := g.Sample(mat.NewDense(n, 3, nil), rand.NewPCG(9, 9))

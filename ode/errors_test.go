@@ -229,3 +229,38 @@ func TestZeroLengthInterval(t *testing.T) {
 		t.Errorf("zero-length dense output")
 	}
 }
+
+// TestResultReuse checks that a reused Result carries nothing over from an
+// earlier solve with different outputs.
+func TestResultReuse(t *testing.T) {
+	s := NewSolver(3)
+	var res Result
+	p := Problem{F: linearF, T0: 0, T1: 2, Y0: linearY0}
+	if _, err := s.Solve(&res, p, &Settings{Dense: true, SaveAt: []float64{0, 1}, SaveSteps: true, Events: []Event{{G: gY0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res.Dense == nil || len(res.Ts) != 2 || len(res.StepT) == 0 {
+		t.Fatalf("first solve produced no outputs")
+	}
+	if _, err := s.Solve(&res, p, &Settings{Method: DOP853}); err != nil {
+		t.Fatal(err)
+	}
+	if res.Dense != nil || len(res.Ts) != 0 || len(res.Ys) != 0 || len(res.StepT) != 0 || len(res.Events) != 0 {
+		t.Errorf("stale outputs after reuse: dense %v, %d saved, %d steps, %d events", res.Dense != nil, len(res.Ts), len(res.StepT), len(res.Events))
+	}
+	fresh, _ := Solve(p, &Settings{Method: DOP853})
+	if !floats.Equal(fresh.Y, res.Y) || fresh.Stats != res.Stats {
+		t.Errorf("reused solve differs from a fresh one")
+	}
+}
+
+// TestEmptyState solves a system with no components: no panic, lands on T1.
+func TestEmptyState(t *testing.T) {
+	f := func(dst []float64, _ float64, _ []float64) {}
+	for _, set := range []*Settings{nil, {Method: DOP853, Dense: true, SaveAt: []float64{0.5}}, {Method: RK4, Step: 0.1}} {
+		res, err := Solve(Problem{F: f, T0: 0, T1: 1, Y0: nil}, set)
+		if err != nil || res.T != 1 || len(res.Y) != 0 {
+			t.Errorf("empty state: %v, T=%v", err, res.T)
+		}
+	}
+}

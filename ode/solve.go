@@ -120,8 +120,9 @@ type Result struct {
 	Events []EventHit
 	eventY []float64
 
-	// Dense is the dense output, if Settings.Dense was set.
+	// Dense is the dense output if Settings.Dense was set, otherwise nil.
 	Dense *Dense
+	dense *Dense // storage kept for reuse
 
 	Stats  Stats
 	Status Status
@@ -244,11 +245,9 @@ func (s *Solver) Solve(dst *Result, p Problem, set *Settings) (*Result, error) {
 	dst.Events, dst.eventY = dst.Events[:0], dst.eventY[:0]
 	dst.Stats = Stats{}
 	dst.Status = Success
+	dst.Dense = nil
 	if err := s.configure(p, set); err != nil {
 		dst.Status = InvalidSettings
-		if d := dst.Dense; d != nil {
-			d.reset(n, 1, p.T0, 1)
-		}
 		return dst, err
 	}
 	err := s.run(dst, p)
@@ -443,9 +442,10 @@ func (s *Solver) run(res *Result, p Problem) *Error {
 	}
 	var dense *Dense
 	if c.dense {
-		if res.Dense == nil {
-			res.Dense = &Dense{}
+		if res.dense == nil {
+			res.dense = &Dense{}
 		}
+		res.Dense = res.dense
 		dense = res.Dense
 		dense.reset(n, deg, p.T0, dir)
 		dense.setEnd(p.T0, y)
@@ -737,10 +737,12 @@ func (s *Solver) outputs(res *Result, st *Stepper, p Problem, dir, t, tNew float
 				break
 			}
 		}
-		// Point the hits at their rows (eventY may have moved).
-		n := s.n
-		for i := range res.Events {
-			res.Events[i].Y = res.eventY[i*n : (i+1)*n : (i+1)*n]
+		if len(s.pending) > 0 {
+			// Point the hits at their rows (eventY may have moved).
+			n := s.n
+			for i := range res.Events {
+				res.Events[i].Y = res.eventY[i*n : (i+1)*n : (i+1)*n]
+			}
 		}
 	}
 	for *ks < len(c.saveAt) && dir*(c.saveAt[*ks]-tStop) <= 0 {

@@ -102,8 +102,10 @@ func (st *Stepper) Degree() int { return st.deg }
 // Step takes one step of size h (negative for backward integration) from
 // (t, y). If f0 is not nil it must hold f(t, y) and is used as K[0]
 // instead of evaluating f; otherwise f is called for it. Step returns the
-// number of evaluations of f it made. y and f0 are not modified (they may
-// alias K[j] or Y1 of this Stepper only if the caller accepts losing them).
+// number of evaluations of f it made. y and f0 are only read, and are
+// copied before anything is overwritten, so they may alias this Stepper's
+// own slices: Step(f, st.T+st.H, st.Y1, h, f1) with f1 from EndDeriv
+// continues from the last step.
 //
 // Step panics if len(y) or a non-nil len(f0) differs from Len().
 func (st *Stepper) Step(f Func, t float64, y []float64, h float64, f0 []float64) int {

@@ -1,0 +1,2 @@
+// Package adjoint computes gradients through ODE solves.
+package adjoint
