@@ -8,6 +8,10 @@ import (
 	"gonum.org/v1/gonum/floats"
 )
 
+// backwardController is the default controller of the backward solve, as
+// an interface value converted once.
+var backwardController ode.Controller = ode.PI{}
+
 // resolveBackward sets s.bset, the settings of Backsolve's backward solve.
 func (s *Solver) resolveBackward(cfg *Settings) error {
 	if cfg.Backward != nil {
@@ -31,6 +35,9 @@ func (s *Solver) resolveBackward(cfg *Settings) error {
 		}
 	}
 	s.bset.SaveSteps = false
+	if s.bset.Controller == nil {
+		s.bset.Controller = backwardController
+	}
 	if s.bset.Norm == nil {
 		if cfg.SemiNorm {
 			s.bset.Norm = s.semiNorm

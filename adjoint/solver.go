@@ -142,10 +142,8 @@ func (s *Solver) Forward(sys System, y0 []float64, t0, t1 float64, set *Settings
 	}
 
 	F := s.evalF
-	switch s.method {
-	case Checkpointed:
-		s.frun.SaveSteps = true
-	case Direct:
+	s.frun.SaveSteps = s.method == Checkpointed
+	if s.method == Direct {
 		s.frun.Events = s.events
 		s.rec.start(s.n, methodOf(&s.frun), t1)
 		F = s.recF
@@ -269,12 +267,4 @@ func nonFinite(x []float64) int {
 		}
 	}
 	return -1
-}
-
-func dot(x, y []float64) float64 {
-	var s float64
-	for i, v := range x {
-		s += v * y[i]
-	}
-	return s
 }

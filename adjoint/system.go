@@ -98,7 +98,10 @@ type Settings struct {
 	// the backward one, as in torchdiffeq. SaveAt, Dense and Events must be
 	// empty. If its Norm is nil, the norm is the mixed RMS norm described
 	// in the package documentation (or its seminorm, see SemiNorm); a
-	// non-nil Norm is used as given and SemiNorm is ignored.
+	// non-nil Norm is used as given and SemiNorm is ignored. If its
+	// Controller is nil (given or inherited), it is ode.PI{}: see the
+	// package documentation for why the backward solve does not use ode's
+	// default I controller.
 	Backward *ode.Settings
 
 	// SemiNorm excludes a_θ and a_t from the error control of Backsolve's

@@ -104,13 +104,12 @@ func (p Probe) draw(dst []float64, rng *rand.Rand) {
 //
 // from one batched JVP, and their VJP from one VJP2 with U held fixed.
 type quad struct {
-	f     vectorfield.Field
-	d     int
-	fbuf  []float64 // n×d
-	jv    []float64 // (n·K)×d
-	aeff  []float64 // n×d
-	b     []float64 // (n·K)×d
-	nrows int
+	f    vectorfield.Field
+	d    int
+	fbuf []float64 // n×d
+	jv   []float64 // (n·K)×d
+	aeff []float64 // n×d
+	b    []float64 // (n·K)×d
 }
 
 func newQuad(f vectorfield.Field) quad {

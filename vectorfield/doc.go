@@ -50,9 +50,9 @@
 //	ḣ = W_eff ẋ,           ẏ = σ'(h) ⊙ ḣ      (tangent rows)
 //
 // The sample rows and all k tangent rows are stacked into one (n(1+k))×width
-// matrix, so each layer is a single matrix product (gonum's blas64.Gemm)
-// followed by one fused elementwise pass. The reverse pass through a
-// tangent-carrying activation uses σ'':
+// matrix, so each layer is a single matrix product over all rows followed by
+// one fused elementwise pass. The reverse pass through a
+// tangent-carrying activation uses σ”:
 //
 //	ḡh_i  = ḡy_i ⊙ σ'(h_i) + Σ_j ḡẏ_ij ⊙ σ''(h_i) ⊙ ḣ_ij
 //	ḡḣ_ij = ḡẏ_ij ⊙ σ'(h_i)
@@ -72,11 +72,13 @@
 // are deterministic for a given Workers). For concurrency of your own, give
 // each goroutine its own Clone, which shares the *nn.Params.
 //
-// Matrix products go through blas64.Gemm. With gonum's pure-Go
-// implementation the products are tiled so that gonum computes them serially
-// without allocating; registering a faster implementation with blas64.Use
-// (for example OpenBLAS through gonum.org/v1/netlib) speeds them up without
-// any change here.
+// Matrix products go through gonum's blas64 interface. With a registered
+// implementation other than gonum's own (blas64.Use, for example OpenBLAS
+// through gonum.org/v1/netlib) every product is one Gemm call. With gonum's
+// pure-Go implementation, X·W_effᵀ and G·W_eff are computed as one Dgemv per
+// row, whose register-blocked kernel measured 1.6–2× faster than gonum's
+// Dgemm for these narrow weight matrices, and Gᵀ·X as a Dgemm tiled so that
+// gonum runs it serially without allocating.
 //
 // # Analytic fields
 //

@@ -48,7 +48,6 @@ type work struct {
 	g0, g1     []float64   // N×maxWidth reverse buffers
 	gw, gb     [][]float64 // per layer: ∂L/∂W_eff (out×in), ∂L/∂b_eff (out)
 	gwT        []float64   // in×out scratch for ∂L/∂W_effᵀ
-	gt         float64
 }
 
 func newEngine(m *MLP) *engine {
@@ -347,12 +346,7 @@ func (e *engine) forward(w *work, n, k int, z, c, v, f, jv []float64, needD1, ne
 	for l, ly := range s.layers {
 		out := ly.out
 		h := w.h[l][:N*out]
-		// Put the longer of in and out in gonum's inner (axpy or dot) loop.
-		if out >= ly.in {
-			gemm(blas.NoTrans, blas.NoTrans, N, out, ly.in, x, ly.in, e.wt[l], out, 0, h, out)
-		} else {
-			gemm(blas.NoTrans, blas.Trans, N, out, ly.in, x, ly.in, e.we[l], ly.in, 0, h, out)
-		}
+		mulRows(N, out, ly.in, x, ly.in, e.we[l], h, out)
 		be := e.be[l]
 		if l == L-1 {
 			for i := range n {
@@ -449,11 +443,7 @@ func (e *engine) backward(w *work, n, k int, a, b, gz, gc, gv []float64) {
 		if l == 0 && !needX {
 			break
 		}
-		if in >= out {
-			gemm(blas.NoTrans, blas.NoTrans, N, in, out, G, out, e.we[l], in, 0, gNext[:N*in], in)
-		} else {
-			gemm(blas.NoTrans, blas.Trans, N, in, out, G, out, e.wt[l], out, 0, gNext[:N*in], in)
-		}
+		mulRows(N, in, out, G, out, e.wt[l], gNext[:N*in], in)
 		g, gNext = gNext, g
 	}
 	if !needX {

@@ -69,3 +69,25 @@ func gemmCall(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []floa
 		beta,
 		blas64.General{Rows: m, Cols: n, Stride: ldc, Data: c[:(m-1)*ldc+n]})
 }
+
+// mulRows sets row r of C (m×n, stride ldc) to W x_r for the m rows x_r of
+// X (m×k, stride ldx), where W is n×k row-major: C = X Wᵀ.
+//
+// With gonum's implementation this is one matrix–vector product (Dgemv) per
+// row: gonum's Dgemv kernel is register-blocked assembly, and for the
+// narrow weight matrices of a vector field (64×64 and smaller) it measured
+// 1.6–2× faster on this machine than its Dgemm, whose kernel is built from
+// one axpy per element of X. Any other implementation gets one Gemm.
+func mulRows(m, n, k int, x []float64, ldx int, w []float64, c []float64, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	impl := blas64.Implementation()
+	if _, ok := impl.(gonum.Implementation); !ok {
+		gemmCall(blas.NoTrans, blas.Trans, m, n, k, x, ldx, w, k, 0, c, ldc)
+		return
+	}
+	for r := range m {
+		impl.Dgemv(blas.NoTrans, n, k, 1, w, k, x[r*ldx:r*ldx+k], 1, 0, c[r*ldc:r*ldc+n], 1)
+	}
+}

@@ -2,8 +2,10 @@ package vectorfield
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/odeflow/odeflow/internal/check"
 	"github.com/odeflow/odeflow/internal/testrand"
@@ -248,4 +250,33 @@ func TestShapePanics(t *testing.T) {
 			fn()
 		}()
 	}
+}
+
+// TestWorkerGoroutinesStop checks that the worker goroutines of an MLP end
+// once the MLP is unreachable.
+func TestWorkerGoroutinesStop(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ms := make([]*MLP, 10)
+	for i := range ms {
+		m, err := NewMLP(2, "4", nn.Tanh, &Settings{Workers: 3, MinRows: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float64, 8)
+		m.Eval(out, 0, make([]float64, 8), nil)
+		ms[i] = m
+	}
+	if got := runtime.NumGoroutine() - before; got < 20 {
+		t.Fatalf("expected 20 worker goroutines, have %d more", got)
+	}
+	runtime.KeepAlive(ms)
+	ms = nil
+	for range 100 {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+	}
+	t.Errorf("%d goroutines left after the MLPs became unreachable", runtime.NumGoroutine()-before)
 }
