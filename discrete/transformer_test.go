@@ -37,16 +37,23 @@ func normals(scale float64) func(r *rand.Rand, dst []float64) {
 	}
 }
 
-// nearKnot reports whether x or τ(x) lies within margin of a knot of the
-// spline s with raw block blk (the bound ±B included): finite differences
-// there straddle a jump of the second derivative.
+// nearKnot reports whether a finite-difference probe of the spline s with
+// raw block blk at x is unreliable: x or τ(x) within margin of a knot (the
+// bound ±B included), where the second derivative jumps, or τ'(x) outside
+// [1/20, 20], where one direction is so steep that its higher derivatives,
+// of order (τ')^±k, swamp even the fourth-order reference. The formulas are
+// the same at every point of a bin; the steep regime is covered by the
+// round-trip, monotonicity and finiteness tests of spline_test.go.
 func nearKnot(s *Spline, x float64, blk []float64, margin float64) bool {
 	k := s.Bins()
 	xk, yk, dk := make([]float64, k+1), make([]float64, k+1), make([]float64, k+1)
 	s.Knots(xk, yk, dk, blk)
-	y := []float64{0}
-	if err := s.Forward(y, nil, []float64{x}, blk); err != nil {
+	y, l := []float64{0}, []float64{0}
+	if err := s.Forward(y, l, []float64{x}, blk); err != nil {
 		panic(err)
+	}
+	if math.Abs(l[0]) > math.Log(20) {
+		return true
 	}
 	for j := range xk {
 		if math.Abs(x-xk[j]) < margin || math.Abs(y[0]-yk[j]) < margin {
@@ -116,7 +123,7 @@ func tfCases(r *rand.Rand) []tfCase {
 	return []tfCase{
 		splineCase("Spline", nil, 1),
 		splineCase("Spline/K=1,B=2", &SplineSettings{Bins: 1, Bound: 2}, 1.5),
-		splineCase("Spline/K=3,min=0.05", &SplineSettings{Bins: 3, Bound: 1, MinBinWidth: 0.05, MinBinHeight: 0.02, MinDerivative: 0.1}, 3),
+		splineCase("Spline/K=3,min=0.05", &SplineSettings{Bins: 3, Bound: 1, MinBinWidth: 0.05, MinBinHeight: 0.02, MinDerivative: 0.1}, 2),
 		splineCase("Spline/K=70", &SplineSettings{Bins: 70, Bound: 4}, 1),
 		func() tfCase {
 			s := NewSpline(&SplineSettings{Bins: 4, Bound: 2})

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -186,6 +187,9 @@ func (l *loop) iterate() (float64, error) {
 	clear(l.grad)
 	loss, err := l.obj.step(l.grad, l.iter)
 	if err != nil {
+		if errors.Is(err, odeflow.ErrNumerical) && !errors.Is(err, ErrNonFinite) {
+			err = fmt.Errorf("%w: %w", ErrNonFinite, err)
+		}
 		return loss, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {

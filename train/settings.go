@@ -237,7 +237,8 @@ type Result struct {
 type LogDensity func(dst []float64, grad *mat.Dense, x, c *mat.Dense)
 
 // ErrNonFinite is wrapped by the error of a run stopped by a non-finite
-// loss or gradient.
+// loss or gradient (together with odeflow.ErrNumerical when the flow
+// reported the rows, or in a *odeflow.RowError for a reverse-KL target).
 var ErrNonFinite = errors.New("non-finite loss or gradient")
 
 // ErrCheckpoint is wrapped by every error about a checkpoint file's

@@ -199,7 +199,7 @@ func CloseEach(t testing.TB, name string, want, got []float64, tol float64) bool
 // whose truncation error is O(h⁴) instead of fd.Central's O(h²). Use it (with
 // JacobianWith or VJPRefWith) for maps whose curvature is large on the scale
 // of their argument, such as a steep inverse in a narrow spline bin, where
-// fd.Central's h² f''' term alone exceeds Tol. Its rounding error is about
+// fd.Central's h²·f⁽³⁾ term alone exceeds Tol. Its rounding error is about
 // 1.5 ε |f| / h, as for fd.Central.
 var Central4 = fd.Formula{
 	Stencil: []fd.Point{
