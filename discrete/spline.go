@@ -70,8 +70,9 @@ type SplineSettings struct {
 //	ξ = (−b + √(b² − 4ac)) / 2a    if b < 0.
 //
 // Since a + b = s > 0 and c ≤ 0, b < 0 implies a > 0; for b ≥ 0 the first
-// denominator is −2d_k < 0 at t = 0 and below −b ≤ 0 for t > 0 (where
-// b² − 4ac > 0): there is no division by zero anywhere. (The first form
+// denominator is −2d_k < 0 at t = 0 and at most −b for t > 0, which is
+// negative unless b = 0, and then a = s > 0 makes √(−4ac) > 0: there is no
+// division by zero anywhere. (The first form
 // alone, as in nflows, cancels catastrophically when t D ≫ d_k, which
 // happens with a large knot derivative at the top of a low bin.)
 //
