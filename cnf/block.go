@@ -2,6 +2,7 @@ package cnf
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 
@@ -168,10 +169,6 @@ func newBlock(op string, f vectorfield.Field, s *Settings) *Block {
 	default:
 		panic(fmt.Sprintf("%s: invalid %v", op, set.Divergence))
 	}
-	b.src = set.Src
-	if b.src == nil {
-		b.src = rand.NewPCG(defaultNoiseSeed1, defaultNoiseSeed2)
-	}
 	b.train = resolveSolve(set.Train, DefaultTrainTol, op+": Train")
 	b.eval = resolveSolve(set.Eval, DefaultEvalTol, op+": Eval")
 	b.name = set.Name
@@ -182,6 +179,14 @@ func newBlock(op string, f vectorfield.Field, s *Settings) *Block {
 				break
 			}
 		}
+	}
+	b.src = set.Src
+	if b.src == nil {
+		// Seeded by the name, so that the blocks of a model draw
+		// independent noise.
+		h := fnv.New64a()
+		h.Write([]byte(b.name))
+		b.src = rand.NewPCG(defaultNoiseSeed, h.Sum64())
 	}
 	b.tau = p.Reserve(b.name+"/tau", 1)
 	b.tau.Of(p.Data)[0] = softplusInv(set.T)
@@ -195,7 +200,7 @@ func newBlock(op string, f vectorfield.Field, s *Settings) *Block {
 	b.norm = make(map[int]ode.Norm)
 	b.oset = b.eval.odeSettings()
 	b.afwd = b.train.odeSettings()
-	b.abwd = ode.Settings{Method: b.train.method, RTol: b.train.brtol, ATol: b.train.batol, MaxSteps: b.train.maxSteps}
+	b.abwd = ode.Settings{Method: b.train.method, RTol: b.train.brtol, ATol: b.train.batol, MaxSteps: b.train.maxSteps, Step: b.train.step}
 	b.aset = adjoint.Settings{Method: b.train.grad, Forward: &b.afwd, SemiNorm: b.train.semi}
 	if b.train.grad == adjoint.Backsolve {
 		b.aset.Backward = &b.abwd
@@ -236,6 +241,11 @@ func (b *Block) Field() vectorfield.Field { return b.f }
 
 // Estimator returns the divergence estimator (bound to the field).
 func (b *Block) Estimator() trace.Estimator { return b.est }
+
+// Source returns the source of the probe noise (Settings.Src, or the
+// default *rand.PCG), for example to save and restore its state with a
+// training checkpoint so that a resumed run draws the same noise.
+func (b *Block) Source() rand.Source { return b.src }
 
 // Params returns the shared parameters: the field's, which hold τ too.
 func (b *Block) Params() *nn.Params { return b.p }

@@ -37,8 +37,14 @@ func smallField(t testing.TB, p *nn.Params, name string, d int, hidden string, c
 // gaussians8 returns n points of FFJORD's 8gaussians: centres at radius 4
 // on the 8 compass directions, noise 0.5, everything divided by 1.414.
 func gaussians8(n int, src rand.Source) *mat.Dense {
-	r := rand.New(src)
 	x := mat.NewDense(n, 2, nil)
+	gaussians8Into(x, rand.New(src))
+	return x
+}
+
+// gaussians8Into fills x (n×2) with 8gaussians points drawn from r.
+func gaussians8Into(x *mat.Dense, r *rand.Rand) {
+	n, _ := x.Dims()
 	s := 1 / math.Sqrt2
 	centres := [8][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {s, s}, {s, -s}, {-s, s}, {-s, -s}}
 	for i := 0; i < n; i++ {
@@ -46,7 +52,6 @@ func gaussians8(n int, src rand.Source) *mat.Dense {
 		x.Set(i, 0, (4*c[0]+0.5*r.NormFloat64())/1.414)
 		x.Set(i, 1, (4*c[1]+0.5*r.NormFloat64())/1.414)
 	}
-	return x
 }
 
 // nll returns −mean log p(x) of flow.
@@ -73,3 +78,5 @@ func logNormal(x []float64) float64 {
 }
 
 var _ = ode.Dopri5
+
+func testrandSource(seed uint64) rand.Source { return rand.NewPCG(seed, 0x8a) }

@@ -44,13 +44,12 @@ func (v Divergence) String() string {
 
 // Default values of the settings.
 const (
-	DefaultT          = 0.5  // initial integration time, FFJORD's toy set-up
-	DefaultTrainTol   = 1e-5 // rtol and atol of training solves
-	DefaultEvalTol    = 1e-7 // rtol and atol of evaluation solves
-	DefaultMaxSteps   = 10000
-	exactMaxDim       = 10 // Auto picks Exact up to this dimension
-	defaultNoiseSeed1 = 0x63666e // "cnf"
-	defaultNoiseSeed2 = 1
+	DefaultT         = 0.5  // initial integration time, FFJORD's toy set-up
+	DefaultTrainTol  = 1e-5 // rtol and atol of training solves
+	DefaultEvalTol   = 1e-7 // rtol and atol of evaluation solves
+	DefaultMaxSteps  = 10000
+	exactMaxDim      = 10       // Auto picks Exact up to this dimension
+	defaultNoiseSeed = 0x63666e // "cnf"
 )
 
 // SolverSettings configure one kind of solve of a block: the training solves
@@ -68,6 +67,11 @@ type SolverSettings struct {
 	// Backsolve, backward); zero means DefaultMaxSteps. A solve that needs
 	// more fails with an error wrapping ode.MaxStepsReached.Err().
 	MaxSteps int
+	// Step, if positive, selects fixed steps of this size (the last one
+	// shortened to land on the end time) instead of adaptive ones; the
+	// tolerances are then unused. Backsolve's backward solve uses the same
+	// step size.
+	Step float64
 
 	// Gradient is the adjoint method of training solves (ignored for
 	// evaluation); the zero value is adjoint.Checkpointed.
@@ -104,9 +108,10 @@ type Settings struct {
 	// Probes is the number of Hutchinson probes (Hutch++: sketch vectors
 	// and probes each) per row; zero means 1.
 	Probes int
-	// Src draws the probe noise, once per solve; nil means
-	// rand.NewPCG(0x63666e, 1). The block owns it: same source state, same
-	// noise.
+	// Src draws the probe noise, once per solve; nil means a PCG seeded
+	// from the block's name (so that the blocks of a model draw different
+	// noise, and a rebuilt model the same). The block owns it: same source
+	// state, same noise.
 	Src rand.Source
 
 	// Train configures ForwardRecord, InverseRecord and Backward; Eval
@@ -132,6 +137,7 @@ type solveConfig struct {
 	method       *ode.Tableau
 	rtol, atol   float64
 	maxSteps     int
+	step         float64
 	grad         adjoint.Method
 	semi         bool
 	brtol, batol float64
@@ -141,11 +147,11 @@ func resolveSolve(s *SolverSettings, tol float64, what string) solveConfig {
 	var c solveConfig
 	if s != nil {
 		c = solveConfig{
-			method: s.Method, rtol: s.RTol, atol: s.ATol, maxSteps: s.MaxSteps,
+			method: s.Method, rtol: s.RTol, atol: s.ATol, maxSteps: s.MaxSteps, step: s.Step,
 			grad: s.Gradient, semi: s.SemiNorm, brtol: s.BackwardRTol, batol: s.BackwardATol,
 		}
 	}
-	for _, v := range []float64{c.rtol, c.atol, c.brtol, c.batol} {
+	for _, v := range []float64{c.rtol, c.atol, c.brtol, c.batol, c.step} {
 		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 			panic(fmt.Sprintf("cnf: %s: invalid tolerance %v", what, v))
 		}
@@ -179,5 +185,5 @@ func resolveSolve(s *SolverSettings, tol float64, what string) solveConfig {
 
 // odeSettings returns the forward ode settings of c.
 func (c *solveConfig) odeSettings() ode.Settings {
-	return ode.Settings{Method: c.method, RTol: c.rtol, ATol: c.atol, MaxSteps: c.maxSteps}
+	return ode.Settings{Method: c.method, RTol: c.rtol, ATol: c.atol, MaxSteps: c.maxSteps, Step: c.step}
 }

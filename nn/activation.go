@@ -173,6 +173,27 @@ func (a Activation) ApplyD(y, d1, x []float64) {
 			t := math.Tanh(v)
 			y[i], d1[i] = t, 1-t*t
 		}
+	case ReLU:
+		// The hot activation of coupling and autoregressive conditioners:
+		// a branch per element instead of D2's switch.
+		for i, v := range x {
+			switch {
+			case v > 0:
+				y[i], d1[i] = v, 1
+			case v != v:
+				y[i], d1[i] = v, v
+			default:
+				y[i], d1[i] = 0, 0
+			}
+		}
+	case LeakyReLU:
+		for i, v := range x {
+			if v > 0 {
+				y[i], d1[i] = v, 1
+			} else {
+				y[i], d1[i] = LeakySlope*v, LeakySlope
+			}
+		}
 	default:
 		for i, v := range x {
 			y[i], d1[i], _ = a.D2(v)

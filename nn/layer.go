@@ -6,6 +6,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/odeflow/odeflow/internal/kernel"
 )
 
 // Layer is a map f: R^In → R^Out applied row by row to a batch, with its
@@ -81,10 +83,15 @@ const (
 )
 
 // gemm computes C = A·B + beta·C (op(A) m×k, op(B) k×n, C m×n, all
-// row-major with leading dimensions lda, ldb, ldc) through blas64. With
-// gonum's native implementation it tiles C so that each call stays serial
-// and allocation-free; any other implementation installed with blas64.Use
-// gets one call.
+// row-major with leading dimensions lda, ldb, ldc). When the registered BLAS
+// is gonum's native one and the CPU has one of internal/kernel's assembly
+// micro-kernels (AVX2+FMA, AVX-512), the product runs there: 4–10× faster
+// than gonum's pure-Go Dgemm at these sizes, serial and allocation-free.
+// Otherwise it goes through blas64: with gonum's native implementation
+// (purego builds, other CPUs; kernel's portable Go kernel is slower than
+// gonum's SSE2 one) C is tiled so that each call stays serial and
+// allocation-free; any other implementation installed with blas64.Use gets
+// one call.
 func gemm(tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -97,7 +104,12 @@ func gemm(tA, tB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, 
 		tb = blas.Trans
 	}
 	impl := blas64.Implementation()
-	if _, native := impl.(gonum.Implementation); !native || (m <= gemmTileRows && n <= gemmTileCols) {
+	_, native := impl.(gonum.Implementation)
+	if native && kernel.Accelerated() {
+		kernel.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if !native || (m <= gemmTileRows && n <= gemmTileCols) {
 		impl.Dgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

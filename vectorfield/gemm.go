@@ -4,10 +4,24 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/odeflow/odeflow/internal/kernel"
 )
 
-// gemm computes C = op(A)·op(B) + beta·C through blas64.Gemm, where C is
-// m×n, op(A) is m×k and op(B) is k×n, all row-major with the given strides.
+// useKernel reports whether products go to internal/kernel: when the
+// registered BLAS is gonum's own and the CPU has one of the kernel's
+// assembly micro-kernels (AVX2+FMA or AVX-512). Its portable Go kernel is
+// slower than gonum's SSE2 Dgemv and Dgemm, so purego builds and other CPUs
+// keep gonum's paths below, and an implementation registered with blas64.Use
+// (OpenBLAS through netlib, say) is always used as registered.
+func useKernel() (native, fast bool) {
+	_, native = blas64.Implementation().(gonum.Implementation)
+	return native, native && kernel.Accelerated()
+}
+
+// gemm computes C = op(A)·op(B) + beta·C, where C is m×n, op(A) is m×k and
+// op(B) is k×n, all row-major with the given strides: with internal/kernel
+// when useKernel says so, otherwise through blas64.Gemm.
 //
 // gonum's pure-Go Dgemm splits products with at least four 64×64 blocks of C
 // across new goroutines, which allocates on every call. When the registered
@@ -20,7 +34,12 @@ func gemm(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64,
 	if m == 0 || n == 0 {
 		return
 	}
-	if _, ok := blas64.Implementation().(gonum.Implementation); !ok {
+	native, fast := useKernel()
+	if fast {
+		kernel.Gemm(tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if !native {
 		gemmCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -73,8 +92,8 @@ func gemmCall(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []floa
 // mulRows sets row r of C (m×n, stride ldc) to W x_r for the m rows x_r of
 // X (m×k, stride ldx), where W is n×k row-major: C = X Wᵀ.
 //
-// With gonum's implementation this is one matrix–vector product (Dgemv) per
-// row: gonum's Dgemv kernel is register-blocked assembly, and for the
+// With internal/kernel (see useKernel) this is one Gemm. Otherwise, with
+// gonum's implementation it is one matrix–vector product (Dgemv) per row: gonum's Dgemv kernel is register-blocked assembly, and for the
 // narrow weight matrices of a vector field (64×64 and smaller) it measured
 // 1.6–2× faster on this machine than its Dgemm, whose kernel is built from
 // one axpy per element of X. Any other implementation gets one Gemm.
@@ -82,11 +101,16 @@ func mulRows(m, n, k int, x []float64, ldx int, w []float64, c []float64, ldc in
 	if m == 0 || n == 0 {
 		return
 	}
-	impl := blas64.Implementation()
-	if _, ok := impl.(gonum.Implementation); !ok {
+	native, fast := useKernel()
+	if fast {
+		kernel.Gemm(false, true, m, n, k, 1, x, ldx, w, k, 0, c, ldc)
+		return
+	}
+	if !native {
 		gemmCall(blas.NoTrans, blas.Trans, m, n, k, x, ldx, w, k, 0, c, ldc)
 		return
 	}
+	impl := blas64.Implementation()
 	for r := range m {
 		impl.Dgemv(blas.NoTrans, n, k, 1, w, k, x[r*ldx:r*ldx+k], 1, 0, c[r*ldc:r*ldc+n], 1)
 	}

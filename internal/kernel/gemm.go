@@ -11,22 +11,29 @@ const (
 	maxNR  = 16
 )
 
-// micro computes the mr×nr tile
+// A micro-kernel computes the mr×nr tile
 //
 //	C = alpha·Â·B̂ + beta·C
 //
 // where Â(r, p) = a[r·rs + p·ps] for r < mr, p < kc, B̂ is one packed panel
 // (element (p, j) at b[p·nr + j]) and row r of C starts at c[r·ldc]. beta = 0
 // (of either sign) means C is only written. The slices are known by the
-// caller to be long enough.
-type micro func(kc int, a []float64, rs, ps int, b, c []float64, ldc int, alpha, beta float64)
+// caller to be long enough. micro(id, ...) runs kernel id; it is a switch
+// rather than a function value so that the stack buffers passed to it do
+// not escape.
 
 // impl is one micro-kernel with its tile shape.
 type impl struct {
 	name   string
+	id     int
 	mr, nr int
-	kern   micro
 }
+
+const (
+	idGo = iota
+	idAVX2
+	idAVX512
+)
 
 // Gemm computes
 //
@@ -135,11 +142,11 @@ func gemm(kn *impl, tA, tB bool, m, n, k int, alpha float64, a []float64, lda in
 					cols := min(nr, ncur-jr)
 					co := ic*ldc + jc + jr
 					if rows == mr && cols == nr {
-						kn.kern(kcur, ap, rs, ps, bp, c[co:], ldc, alpha, bet)
+						micro(kn.id, kcur, ap, rs, ps, bp, c[co:], ldc, alpha, bet)
 						continue
 					}
 					t := tmp[:mr*nr]
-					kn.kern(kcur, ap, rs, ps, bp, t, nr, 1, 0)
+					micro(kn.id, kcur, ap, rs, ps, bp, t, nr, 1, 0)
 					for r := range rows {
 						tr := t[(skip+r)*nr : (skip+r)*nr+cols]
 						cr := c[co+r*ldc : co+r*ldc+cols]
@@ -268,4 +275,4 @@ func store4(c []float64, v0, v1, v2, v3, alpha, beta float64) {
 	c[3] = alpha*v3 + beta*c[3]
 }
 
-var goImpl = &impl{name: "go", mr: 4, nr: 4, kern: microGo}
+var goImpl = &impl{name: "go", id: idGo, mr: 4, nr: 4}

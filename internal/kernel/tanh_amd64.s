@@ -1,0 +1,203 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func tanhAVX2(y, d1, d2, h, b *float64, n, mode int, tab *[tanhLen][8]float64)
+//
+// For i < n (a multiple of 4): v = h[i] + b[i], y[i] = tanh(v), and, when
+// mode ≥ 1, d1[i] = 1 − y[i]², when mode = 2, d2[i] = −2·y[i]·d1[i]. See
+// tanh.go for the method; tab holds the constants, each repeated 8 times.
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-64
+	MOVQ y+0(FP), DI
+	MOVQ d1+8(FP), R8
+	MOVQ d2+16(FP), R9
+	MOVQ h+24(FP), SI
+	MOVQ b+32(FP), DX
+	MOVQ n+40(FP), CX
+	MOVQ mode+48(FP), BX
+	MOVQ tab+56(FP), R11
+	SHRQ $2, CX
+	JZ tanhdone
+
+tanhloop:
+	VMOVUPD (SI), Y0
+	VADDPD (DX), Y0, Y0
+	VANDPD 0(R11), Y0, Y1
+	VXORPD Y1, Y0, Y2
+
+	// |v| < 0.625 (and NaN): |v| + ((|v|·s)·P(s))/Q(s), s = v², as math.Tanh.
+	VMULPD Y1, Y1, Y3
+	VMULPD 640(R11), Y3, Y4
+	VADDPD 704(R11), Y4, Y4
+	VMULPD Y3, Y4, Y4
+	VADDPD 768(R11), Y4, Y4
+	VMULPD Y3, Y1, Y5
+	VMULPD Y4, Y5, Y4
+	VADDPD 832(R11), Y3, Y5
+	VMULPD Y3, Y5, Y5
+	VADDPD 896(R11), Y5, Y5
+	VMULPD Y3, Y5, Y5
+	VADDPD 960(R11), Y5, Y5
+
+	// |v| ≥ 0.625: 1 − 2/(e+1), e = exp(2 min(|v|, 20)) = 2^k exp(r).
+	VMINPD 128(R11), Y1, Y6
+	VADDPD Y6, Y6, Y6
+	VMULPD 320(R11), Y6, Y7
+	VROUNDPD $0, Y7, Y7
+	VFNMADD231PD 384(R11), Y7, Y6
+	VFNMADD231PD 448(R11), Y7, Y6
+	VMOVUPD 1024(R11), Y8
+	VFMADD213PD 1088(R11), Y6, Y8
+	VFMADD213PD 1152(R11), Y6, Y8
+	VFMADD213PD 1216(R11), Y6, Y8
+	VFMADD213PD 1280(R11), Y6, Y8
+	VFMADD213PD 1344(R11), Y6, Y8
+	VFMADD213PD 1408(R11), Y6, Y8
+	VFMADD213PD 1472(R11), Y6, Y8
+	VFMADD213PD 1536(R11), Y6, Y8
+	VFMADD213PD 1600(R11), Y6, Y8
+	VFMADD213PD 1664(R11), Y6, Y8
+	VFMADD213PD 1728(R11), Y6, Y8
+	VFMADD213PD 192(R11), Y6, Y8
+	VFMADD213PD 192(R11), Y6, Y8
+	VADDPD 512(R11), Y7, Y7
+	VPSLLQ $52, Y7, Y7
+	VMULPD Y7, Y8, Y8
+	VADDPD 192(R11), Y8, Y8
+
+	// One division for both: q = num/den.
+	VCMPPD $0x19, 64(R11), Y1, Y9
+	VMOVUPD 256(R11), Y10
+	VBLENDVPD Y9, Y4, Y10, Y10
+	VBLENDVPD Y9, Y5, Y8, Y8
+	VDIVPD Y8, Y10, Y10
+	VADDPD Y10, Y1, Y4
+	VMOVUPD 192(R11), Y5
+	VSUBPD Y10, Y5, Y5
+	VBLENDVPD Y9, Y4, Y5, Y5
+	VORPD Y2, Y5, Y5
+	VMOVUPD Y5, (DI)
+
+	CMPQ BX, $0
+	JEQ tanhnext
+	VMULPD Y5, Y5, Y6
+	VMOVUPD 192(R11), Y7
+	VSUBPD Y6, Y7, Y7
+	VMOVUPD Y7, (R8)
+	CMPQ BX, $1
+	JEQ tanhnext
+	VMULPD 576(R11), Y5, Y6
+	VMULPD Y7, Y6, Y6
+	VMOVUPD Y6, (R9)
+
+tanhnext:
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ tanhloop
+
+tanhdone:
+	VZEROUPPER
+	RET
+
+// func tanh512(y, d1, d2, h, b *float64, n, mode int, tab *[tanhLen][8]float64)
+//
+// As tanhAVX2 with AVX-512F, eight values at a time (n a multiple of 8).
+TEXT ·tanh512(SB), NOSPLIT, $0-64
+	MOVQ y+0(FP), DI
+	MOVQ d1+8(FP), R8
+	MOVQ d2+16(FP), R9
+	MOVQ h+24(FP), SI
+	MOVQ b+32(FP), DX
+	MOVQ n+40(FP), CX
+	MOVQ mode+48(FP), BX
+	MOVQ tab+56(FP), R11
+	SHRQ $3, CX
+	JZ t512done
+
+t512loop:
+	VMOVUPD (SI), Z0
+	VADDPD (DX), Z0, Z0
+	VPANDQ 0(R11), Z0, Z1
+	VPXORQ Z1, Z0, Z2
+
+	// |v| < 0.625 (and NaN): |v| + ((|v|·s)·P(s))/Q(s), s = v², as math.Tanh.
+	VMULPD Z1, Z1, Z3
+	VMULPD 640(R11), Z3, Z4
+	VADDPD 704(R11), Z4, Z4
+	VMULPD Z3, Z4, Z4
+	VADDPD 768(R11), Z4, Z4
+	VMULPD Z3, Z1, Z5
+	VMULPD Z4, Z5, Z4
+	VADDPD 832(R11), Z3, Z5
+	VMULPD Z3, Z5, Z5
+	VADDPD 896(R11), Z5, Z5
+	VMULPD Z3, Z5, Z5
+	VADDPD 960(R11), Z5, Z5
+
+	// |v| ≥ 0.625: 1 − 2/(e+1), e = exp(2 min(|v|, 20)) = 2^k exp(r).
+	VMINPD 128(R11), Z1, Z6
+	VADDPD Z6, Z6, Z6
+	VMULPD 320(R11), Z6, Z7
+	VRNDSCALEPD $0, Z7, Z7
+	VFNMADD231PD 384(R11), Z7, Z6
+	VFNMADD231PD 448(R11), Z7, Z6
+	VMOVUPD 1024(R11), Z8
+	VFMADD213PD 1088(R11), Z6, Z8
+	VFMADD213PD 1152(R11), Z6, Z8
+	VFMADD213PD 1216(R11), Z6, Z8
+	VFMADD213PD 1280(R11), Z6, Z8
+	VFMADD213PD 1344(R11), Z6, Z8
+	VFMADD213PD 1408(R11), Z6, Z8
+	VFMADD213PD 1472(R11), Z6, Z8
+	VFMADD213PD 1536(R11), Z6, Z8
+	VFMADD213PD 1600(R11), Z6, Z8
+	VFMADD213PD 1664(R11), Z6, Z8
+	VFMADD213PD 1728(R11), Z6, Z8
+	VFMADD213PD 192(R11), Z6, Z8
+	VFMADD213PD 192(R11), Z6, Z8
+	VADDPD 512(R11), Z7, Z7
+	VPSLLQ $52, Z7, Z7
+	VMULPD Z7, Z8, Z8
+	VADDPD 192(R11), Z8, Z8
+
+	// One division for both: q = num/den.
+	VCMPPD $0x19, 64(R11), Z1, K1
+	VMOVUPD 256(R11), Z10
+	VBLENDMPD Z4, Z10, K1, Z10
+	VBLENDMPD Z5, Z8, K1, Z8
+	VDIVPD Z8, Z10, Z10
+	VADDPD Z10, Z1, Z4
+	VMOVUPD 192(R11), Z5
+	VSUBPD Z10, Z5, Z5
+	VBLENDMPD Z4, Z5, K1, Z5
+	VPORQ Z2, Z5, Z5
+	VMOVUPD Z5, (DI)
+
+	CMPQ BX, $0
+	JEQ t512next
+	VMULPD Z5, Z5, Z6
+	VMOVUPD 192(R11), Z7
+	VSUBPD Z6, Z7, Z7
+	VMOVUPD Z7, (R8)
+	CMPQ BX, $1
+	JEQ t512next
+	VMULPD 576(R11), Z5, Z6
+	VMULPD Z7, Z6, Z6
+	VMOVUPD Z6, (R9)
+
+t512next:
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ t512loop
+
+t512done:
+	VZEROUPPER
+	RET
