@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -92,10 +93,8 @@ func WriteVector(w io.Writer, v []float64) error {
 // grow to 21 digits, then spaces and a newline so that the data start at a
 // multiple of 64 bytes.
 func header(shape []int) []byte {
-	dict := "{'descr': '<f8', 'fortran_order': False, 'shape': " + shapeString(shape) + ", }"
-	for range growthDigits - len(strconv.Itoa(shape[0])) {
-		dict += " "
-	}
+	dict := "{'descr': '<f8', 'fortran_order': False, 'shape': " + shapeString(shape) + ", }" +
+		strings.Repeat(" ", max(0, growthDigits-len(strconv.Itoa(shape[0]))))
 	const pre = len(magic) + 2 + 2
 	hlen := len(dict) + 1
 	pad := arrayAlign - (pre+hlen)%arrayAlign

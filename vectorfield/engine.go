@@ -346,7 +346,7 @@ func (e *engine) forward(w *work, n, k int, z, c, v, f, jv []float64, needD1, ne
 	for l, ly := range s.layers {
 		out := ly.out
 		h := w.h[l][:N*out]
-		mulRows(N, out, ly.in, x, ly.in, e.we[l], h, out)
+		mulRows(N, out, ly.in, x, ly.in, e.we[l], e.wt[l], h, out)
 		be := e.be[l]
 		if l == L-1 {
 			for i := range n {
@@ -443,7 +443,7 @@ func (e *engine) backward(w *work, n, k int, a, b, gz, gc, gv []float64) {
 		if l == 0 && !needX {
 			break
 		}
-		mulRows(N, in, out, G, out, e.wt[l], gNext[:N*in], in)
+		mulRows(N, in, out, G, out, e.wt[l], e.we[l], gNext[:N*in], in)
 		g, gNext = gNext, g
 	}
 	if !needX {

@@ -90,20 +90,22 @@ func gemmCall(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []floa
 }
 
 // mulRows sets row r of C (m×n, stride ldc) to W x_r for the m rows x_r of
-// X (m×k, stride ldx), where W is n×k row-major: C = X Wᵀ.
+// X (m×k, stride ldx), where W is n×k row-major and wT (k×n) is its
+// transpose: C = X Wᵀ = X·wT.
 //
-// With internal/kernel (see useKernel) this is one Gemm. Otherwise, with
+// With internal/kernel (see useKernel) this is one Gemm with wT, which the
+// kernel reads in place. Otherwise, with
 // gonum's implementation it is one matrix–vector product (Dgemv) per row: gonum's Dgemv kernel is register-blocked assembly, and for the
 // narrow weight matrices of a vector field (64×64 and smaller) it measured
 // 1.6–2× faster on this machine than its Dgemm, whose kernel is built from
 // one axpy per element of X. Any other implementation gets one Gemm.
-func mulRows(m, n, k int, x []float64, ldx int, w []float64, c []float64, ldc int) {
+func mulRows(m, n, k int, x []float64, ldx int, w, wT []float64, c []float64, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
 	native, fast := useKernel()
 	if fast {
-		kernel.Gemm(false, true, m, n, k, 1, x, ldx, w, k, 0, c, ldc)
+		kernel.Gemm(false, false, m, n, k, 1, x, ldx, wT, n, 0, c, ldc)
 		return
 	}
 	if !native {

@@ -16,6 +16,9 @@
 //	    for each tile of mr rows of C:
 //	        for each panel: micro-kernel, mr×nr accumulators in registers
 //
+// An untransposed B at most 256 columns wide (or any untransposed B when C
+// has few rows) is not packed: the micro-kernel reads its full panels in
+// place through B's row stride, and only a last, partial panel is packed.
 // A is read in place through a row stride and a column stride, so op(A) = A
 // and op(A) = Aᵀ cost the same and A is never copied (except when C has
 // fewer than mr rows in all, when they are copied, zero-padded, to the

@@ -2,12 +2,12 @@
 
 #include "textflag.h"
 
-// func kern6x8(kc int, a *float64, rs, ps int, b, c *float64, ldc int, alpha, beta float64)
+// func kern6x8(kc int, a *float64, rs, ps int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64)
 //
 // C[0:6, 0:8] = alpha·Â·B̂ + beta·C with Â(r, p) = a[r·rs + p·ps] and the
-// packed panel B̂(p, j) = b[8p + j]; kc ≥ 1. Accumulators: row r in Y(2r),
+// panel B̂(p, j) = b[ldb·p + j]; kc ≥ 1. Accumulators: row r in Y(2r),
 // Y(2r+1).
-TEXT ·kern6x8(SB), NOSPLIT, $0-72
+TEXT ·kern6x8(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R8
@@ -17,8 +17,10 @@ TEXT ·kern6x8(SB), NOSPLIT, $0-72
 	MOVQ ps+24(FP), R11
 	SHLQ $3, R11
 	MOVQ b+32(FP), DI
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R12
+	MOVQ ldb+40(FP), BX
+	SHLQ $3, BX
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R12
 	SHLQ $3, R12
 
 	VXORPD Y0, Y0, Y0
@@ -56,17 +58,17 @@ loop6x8:
 	VFMADD231PD Y12, Y15, Y10
 	VFMADD231PD Y13, Y15, Y11
 	ADDQ R11, SI
-	ADDQ $64, DI
+	ADDQ BX, DI
 	DECQ CX
 	JNZ loop6x8
 
 	LEAQ (R12)(R12*2), R13
 	LEAQ (R12)(R12*4), BX
-	VBROADCASTSD alpha+56(FP), Y12
-	MOVQ beta+64(FP), AX
+	VBROADCASTSD alpha+64(FP), Y12
+	MOVQ beta+72(FP), AX
 	SHLQ $1, AX
 	JZ nobeta6x8
-	VBROADCASTSD beta+64(FP), Y13
+	VBROADCASTSD beta+72(FP), Y13
 	VMULPD Y12, Y0, Y0
 	VFMADD231PD (DX), Y13, Y0
 	VMOVUPD Y0, (DX)
@@ -134,11 +136,11 @@ nobeta6x8:
 	VZEROUPPER
 	RET
 
-// func kern8x16(kc int, a *float64, rs, ps int, b, c *float64, ldc int, alpha, beta float64)
+// func kern8x16(kc int, a *float64, rs, ps int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64)
 //
-// As kern6x8 for an 8×16 tile with AVX-512F: packed panel B̂(p, j) =
-// b[16p + j]; row r accumulates in Z(2r), Z(2r+1).
-TEXT ·kern8x16(SB), NOSPLIT, $0-72
+// As kern6x8 for an 8×16 tile with AVX-512F: panel B̂(p, j) =
+// b[ldb·p + j]; row r accumulates in Z(2r), Z(2r+1).
+TEXT ·kern8x16(SB), NOSPLIT, $0-80
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R8
@@ -149,7 +151,9 @@ TEXT ·kern8x16(SB), NOSPLIT, $0-72
 	MOVQ ps+24(FP), R11
 	SHLQ $3, R11
 	MOVQ b+32(FP), DI
-	MOVQ c+40(FP), DX
+	MOVQ ldb+40(FP), BX
+	SHLQ $3, BX
+	MOVQ c+48(FP), DX
 
 	VPXORQ Z0, Z0, Z0
 	VPXORQ Z1, Z1, Z1
@@ -196,20 +200,20 @@ loop8x16:
 	VFMADD231PD Z16, Z19, Z14
 	VFMADD231PD Z17, Z19, Z15
 	ADDQ R11, SI
-	ADDQ $128, DI
+	ADDQ BX, DI
 	DECQ CX
 	JNZ loop8x16
 
-	MOVQ ldc+48(FP), R8
+	MOVQ ldc+56(FP), R8
 	SHLQ $3, R8
 	LEAQ (R8)(R8*2), R9
 	LEAQ (R8)(R8*4), R10
 	LEAQ (R9)(R8*4), R13
-	VBROADCASTSD alpha+56(FP), Z16
-	MOVQ beta+64(FP), AX
+	VBROADCASTSD alpha+64(FP), Z16
+	MOVQ beta+72(FP), AX
 	SHLQ $1, AX
 	JZ nobeta8x16
-	VBROADCASTSD beta+64(FP), Z17
+	VBROADCASTSD beta+72(FP), Z17
 	VMULPD Z16, Z0, Z0
 	VFMADD231PD (DX), Z17, Z0
 	VMOVUPD Z0, (DX)

@@ -194,7 +194,7 @@ func TestGemmRandom(t *testing.T) {
 func TestGemmLarge(t *testing.T) {
 	shapes := [][3]int{
 		{300, 64, 64}, {64, 64, 300}, {64, 64, 1000}, {1000, 2, 64}, {2, 64, 513},
-		{130, 200, 70}, {67, 515, 33}, {9, 300, 600}, {301, 1, 257},
+		{130, 200, 70}, {67, 515, 33}, {100, 300, 300}, {9, 300, 600}, {301, 1, 257},
 	}
 	for _, kn := range all {
 		t.Run(kn.name, func(t *testing.T) {

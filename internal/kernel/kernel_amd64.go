@@ -11,17 +11,17 @@ func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 
 //go:noescape
-func kern6x8(kc int, a *float64, rs, ps int, b, c *float64, ldc int, alpha, beta float64)
+func kern6x8(kc int, a *float64, rs, ps int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64)
 
 //go:noescape
-func kern8x16(kc int, a *float64, rs, ps int, b, c *float64, ldc int, alpha, beta float64)
+func kern8x16(kc int, a *float64, rs, ps int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64)
 
-func micro6x8(kc int, a []float64, rs, ps int, b, c []float64, ldc int, alpha, beta float64) {
-	kern6x8(kc, &a[0], rs, ps, &b[0], &c[0], ldc, alpha, beta)
+func micro6x8(kc int, a []float64, rs, ps int, b []float64, ldb int, c []float64, ldc int, alpha, beta float64) {
+	kern6x8(kc, &a[0], rs, ps, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
-func micro8x16(kc int, a []float64, rs, ps int, b, c []float64, ldc int, alpha, beta float64) {
-	kern8x16(kc, &a[0], rs, ps, &b[0], &c[0], ldc, alpha, beta)
+func micro8x16(kc int, a []float64, rs, ps int, b []float64, ldb int, c []float64, ldc int, alpha, beta float64) {
+	kern8x16(kc, &a[0], rs, ps, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
 var (
@@ -30,14 +30,14 @@ var (
 )
 
 // micro runs micro-kernel id on one tile (see impl).
-func micro(id, kc int, a []float64, rs, ps int, b, c []float64, ldc int, alpha, beta float64) {
+func micro(id, kc int, a []float64, rs, ps int, b []float64, ldb int, c []float64, ldc int, alpha, beta float64) {
 	switch id {
 	case idAVX512:
-		micro8x16(kc, a, rs, ps, b, c, ldc, alpha, beta)
+		micro8x16(kc, a, rs, ps, b, ldb, c, ldc, alpha, beta)
 	case idAVX2:
-		micro6x8(kc, a, rs, ps, b, c, ldc, alpha, beta)
+		micro6x8(kc, a, rs, ps, b, ldb, c, ldc, alpha, beta)
 	default:
-		microGo(kc, a, rs, ps, b, c, ldc, alpha, beta)
+		microGo(kc, a, rs, ps, b, ldb, c, ldc, alpha, beta)
 	}
 }
 
