@@ -216,7 +216,7 @@ func softplus(x float64) float64 {
 	return math.Log1p(math.Exp(x))
 }
 
-// softplusInv returns the x > … with softplus(x) = y, for y > 0.
+// softplusInv returns the x with softplus(x) = y, for y > 0.
 func softplusInv(y float64) float64 {
 	if y > 30 {
 		return y + math.Log(-math.Expm1(-y))

@@ -105,20 +105,6 @@ const (
 	bnafLn4  = 1.3862943611198906 // log 4
 )
 
-// bnafLogLeak is log bnafLeak.
-var bnafLogLeak = math.Log(bnafLeak)
-
-// bnafTanhAt returns tanh(a), sech²(a) and log sech²(a) for a ≥ 0, from one
-// call of expm1 so that they are accurate for every a.
-func bnafTanhAt(a float64) (th, s2, ls2 float64) {
-	em := math.Expm1(-2 * a) // e^{−2a} − 1 ∈ (−1, 0]
-	e := 1 + em
-	th = -em / (2 + em)
-	s2 = 4 * e / ((2 + em) * (2 + em))
-	ls2 = bnafLn4 - 2*a - 2*math.Log1p(e)
-	return th, s2, ls2
-}
-
 // bnafAct returns σ(h) and σ'(h).
 func bnafAct(leaky bool, h float64) (s, d float64) {
 	em := math.Expm1(-2 * math.Abs(h))
@@ -136,15 +122,18 @@ func bnafAct(leaky bool, h float64) (s, d float64) {
 
 // bnafActLog returns σ(h), σ'(h), log σ'(h) and d log σ'(h)/dh.
 func bnafActLog(leaky bool, h float64) (s, d, ld, dld float64) {
-	th, s2, ls2 := bnafTanhAt(math.Abs(h))
+	a := math.Abs(h)
+	em := math.Expm1(-2 * a)
+	th := -em / (2 + em)
+	s2 := 4 * (1 + em) / ((2 + em) * (2 + em))
 	if h < 0 {
 		th = -th
 	}
 	if !leaky {
-		return th, s2, ls2, -2 * th
+		return th, s2, bnafLn4 - 2*a - 2*math.Log1p(1+em), -2 * th
 	}
 	d = s2 + bnafLeak
-	return th + bnafLeak*h, d, bnafLogLeak + math.Log1p(s2/bnafLeak), -2 * th * s2 / d
+	return th + bnafLeak*h, d, math.Log(d), -2 * th * s2 / d
 }
 
 // bnafLayer is one masked linear map of a BNAF: out = d·aout units from
@@ -261,11 +250,11 @@ type BNAF struct {
 	ctx *mat.Dense
 
 	// Batch workspace (capacity for nmax rows).
-	nmax                           int
-	xin                            []float64 // n×(d+m): layer-1 input with a context
+	nmax                            int
+	xin                             []float64 // n×(d+m): layer-1 input with a context
 	gyb, gxb, gbar, lam, a1, xd, yd []float64 // n×d
-	neg                            []float64 // n
-	jac                            []float64 // n×d×d
+	neg                             []float64 // n
+	jac                             []float64 // n×d×d
 
 	// Row workspace of the inverse and of Backward's log path.
 	xr, yr, cr []float64

@@ -61,9 +61,11 @@
 // Gradients are added to it, never overwritten; gx and gẋ are overwritten.
 // Any of gx, gẋ, gθ may be nil to skip it.
 //
-// Matrix products go through gonum's blas64 (so a faster implementation
-// installed with blas64.Use is picked up); with gonum's native Dgemm they
-// are tiled so that each call runs serially and allocation-free.
+// Matrix products run on internal/kernel's assembly Gemm where the CPU has
+// AVX2+FMA (unless built with -tags purego); otherwise they go through
+// gonum's blas64 (so a faster implementation installed with blas64.Use is
+// picked up), and with gonum's native Dgemm they are tiled so that each call
+// runs serially and allocation-free.
 //
 // # MADE
 //

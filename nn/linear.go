@@ -18,9 +18,10 @@ import (
 // MADE does; entries of W where M is 0 receive no gradient and have no
 // effect.
 //
-// Products run through gonum's BLAS (blas64): when Out ≥ In a transposed
-// copy of W is kept in the workspace so that every product runs along the
-// longer dimension.
+// Products run through internal/kernel's assembly Gemm where the CPU has
+// AVX2+FMA, and through gonum's BLAS (blas64) otherwise: when Out ≥ In a
+// transposed copy of W is kept in the workspace so that every product runs
+// along the longer dimension.
 type Linear struct {
 	p       *Params
 	in, out int

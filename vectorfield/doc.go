@@ -72,13 +72,16 @@
 // are deterministic for a given Workers). For concurrency of your own, give
 // each goroutine its own Clone, which shares the *nn.Params.
 //
-// Matrix products go through gonum's blas64 interface. With a registered
-// implementation other than gonum's own (blas64.Use, for example OpenBLAS
-// through gonum.org/v1/netlib) every product is one Gemm call. With gonum's
-// pure-Go implementation, X·W_effᵀ and G·W_eff are computed as one Dgemv per
-// row, whose register-blocked kernel measured 1.6–2× faster than gonum's
-// Dgemm for these narrow weight matrices, and Gᵀ·X as a Dgemm tiled so that
-// gonum runs it serially without allocating.
+// Matrix products and the tanh activation pass run on the assembly
+// micro-kernels of internal/kernel (AVX-512 or AVX2+FMA, chosen at start-up)
+// when the CPU has them. Otherwise — a build with -tags purego, another
+// architecture, an older CPU, or ODEFLOW_KERNEL=go — they go through gonum's
+// blas64 interface: with a registered implementation other than gonum's own
+// (blas64.Use, for example OpenBLAS through gonum.org/v1/netlib) every
+// product is one Gemm call; with gonum's pure-Go implementation X·W_effᵀ and
+// G·W_eff are one Dgemv per row (1.6–2× faster than gonum's Dgemm for these
+// narrow weights) and Gᵀ·X a Dgemm tiled so that gonum runs it serially
+// without allocating. BENCHMARKS.md has the measurements.
 //
 // # Analytic fields
 //

@@ -255,7 +255,9 @@ func TestShapePanics(t *testing.T) {
 // TestWorkerGoroutinesStop checks that the worker goroutines of an MLP end
 // once the MLP is unreachable.
 func TestWorkerGoroutinesStop(t *testing.T) {
-	before := runtime.NumGoroutine()
+	// Workers of MLPs from earlier tests may still be exiting: wait until
+	// the count is stable before taking it as the baseline.
+	before := settledGoroutines()
 	ms := make([]*MLP, 10)
 	for i := range ms {
 		m, err := NewMLP(2, "4", nn.Tanh, &Settings{Workers: 3, MinRows: 1})
@@ -279,4 +281,21 @@ func TestWorkerGoroutinesStop(t *testing.T) {
 		}
 	}
 	t.Errorf("%d goroutines left after the MLPs became unreachable", runtime.NumGoroutine()-before)
+}
+
+// settledGoroutines collects garbage until the number of goroutines has not
+// changed for five consecutive looks 2 ms apart (or 2 s have passed) and
+// returns it.
+func settledGoroutines() int {
+	n, same := runtime.NumGoroutine(), 0
+	for i := 0; i < 1000 && same < 5; i++ {
+		runtime.GC()
+		time.Sleep(2 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
 }
