@@ -39,6 +39,7 @@ type Model struct {
 	Sections []modelfile.Section
 
 	blocks []*cnf.Block
+	layers []odeflow.Transform
 	noise  []*rand.PCG
 }
 
@@ -193,6 +194,7 @@ func (m *Model) buildCNF() error {
 	var cond []odeflow.Conditional
 	add := func(t odeflow.Transform, c odeflow.Conditional) {
 		plain = append(plain, t)
+		m.layers = append(m.layers, t)
 		if c == nil {
 			c = odeflow.Unconditional(t)
 		}
@@ -237,6 +239,12 @@ func (m *Model) buildCNF() error {
 // trajectories. The blocks of a conditional model need a context bound
 // through the flow's conditional transform (or their ConditionalBlock).
 func (m *Model) Blocks() []*cnf.Block { return m.blocks }
+
+// Layers returns the layers of a cnf model in data-to-base order: its CNF
+// blocks and ActNorm layers (nil for other kinds). For a conditional model
+// the blocks act with the context last bound by the flow's conditional
+// transform (Given).
+func (m *Model) Layers() []odeflow.Transform { return m.layers }
 
 // State returns the model's random state outside its parameters: the
 // probe-noise sources of its CNF blocks, in block order (nil for other

@@ -8,6 +8,19 @@
 //
 // The problems and error measures are defined identically on both sides
 // (see bench/scipy_ode.py).
+//
+// Flags select a different set of runs (the defaults give the table
+// above, the one in BENCHMARKS.md):
+//
+//	-methods dopri5,tsit5,dop853   adaptive methods, by tableau name: heuneuler,
+//	                               bosh3, fehlberg45, cashkarp, dopri5, tsit5, dop853
+//	-tols 1e-6,1e-9,1e-12          tolerances (RTol = ATol)
+//	-problems arenstorf,lotka      problems
+//	-reps 200                      repetitions per solve
+//
+// notebooks/4_solver_accuracy.ipynb uses them for a work–precision diagram:
+//
+//	go run ./bench/odecompare -reps 20 -tols 1e-3,1e-4,1e-5,1e-6,1e-7,1e-8,1e-9,1e-10
 package main
 
 import (
@@ -15,6 +28,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/odeflow/odeflow/ode"
@@ -50,34 +66,93 @@ type problem struct {
 	y0, ref []float64
 }
 
+// adaptive lists the methods -methods accepts: those of package ode with an
+// error estimate.
+var adaptive = []*ode.Tableau{
+	ode.HeunEuler, ode.BogackiShampine, ode.Fehlberg45, ode.CashKarp,
+	ode.Dopri5, ode.Tsit5, ode.DOP853,
+}
+
+// fail prints a message and exits with status 2 (a usage error) or 1.
+func fail(code int, format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "odecompare: "+format+"\n", args...)
+	os.Exit(code)
+}
+
+// split returns the comma-separated fields of s, without blanks.
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func main() {
 	reps := flag.Int("reps", 200, "repetitions per solve (the best time is printed)")
+	methodList := flag.String("methods", "dopri5,tsit5,dop853", "comma-separated adaptive methods")
+	tolList := flag.String("tols", "1e-6,1e-9,1e-12", "comma-separated tolerances (RTol = ATol)")
+	problemList := flag.String("problems", "arenstorf,lotka", "comma-separated problems: arenstorf, lotka")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fail(2, "unexpected argument %q", flag.Arg(0))
+	}
+	if *reps < 1 {
+		fail(2, "-reps must be at least 1, got %d", *reps)
+	}
 	ay0 := []float64{0.994, 0, 0, -2.00158510637908252240537862224}
-	problems := []problem{
+	known := []problem{
 		{"arenstorf", arenstorf, period, ay0, ay0},
 		// 40-digit reference from mpmath.odefun (see bench/scipy_ode.py).
 		{"lotka", lotka, 15, []float64{1, 1}, []float64{6.34191838849216293038450304716, 0.732320971837937517944365738303}},
 	}
-	methods := []struct {
-		name string
-		tab  *ode.Tableau
-	}{{"dopri5", ode.Dopri5}, {"tsit5", ode.Tsit5}, {"dop853", ode.DOP853}}
+	var problems []problem
+	for _, name := range split(*problemList) {
+		i := slices.IndexFunc(known, func(p problem) bool { return p.name == name })
+		if i < 0 {
+			fail(2, "unknown problem %q (want arenstorf or lotka)", name)
+		}
+		problems = append(problems, known[i])
+	}
+	var methods []*ode.Tableau
+	for _, name := range split(*methodList) {
+		i := slices.IndexFunc(adaptive, func(t *ode.Tableau) bool { return t.Name == name })
+		if i < 0 {
+			var names []string
+			for _, t := range adaptive {
+				names = append(names, t.Name)
+			}
+			fail(2, "unknown method %q (want one of %s)", name, strings.Join(names, ", "))
+		}
+		methods = append(methods, adaptive[i])
+	}
+	var tols []float64
+	for _, f := range split(*tolList) {
+		tol, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(tol > 0) || math.IsInf(tol, 0) {
+			fail(2, "bad tolerance %q (want a positive number)", f)
+		}
+		tols = append(tols, tol)
+	}
+	if len(problems) == 0 || len(methods) == 0 || len(tols) == 0 {
+		fail(2, "-problems, -methods and -tols must each name at least one value")
+	}
 	fmt.Println("problem method tol nfe error seconds_per_solve")
 	for _, p := range problems {
 		solver := ode.NewSolver(len(p.y0))
 		var res *ode.Result
 		for _, m := range methods {
-			for _, tol := range []float64{1e-6, 1e-9, 1e-12} {
-				set := &ode.Settings{Method: m.tab, RTol: tol, ATol: tol}
+			for _, tol := range tols {
+				set := &ode.Settings{Method: m, RTol: tol, ATol: tol}
 				best := math.Inf(1)
 				for r := 0; r < *reps; r++ {
 					start := time.Now()
 					var err error
 					res, err = solver.Solve(res, ode.Problem{F: p.f, T0: 0, T1: p.t1, Y0: p.y0}, set)
 					if err != nil {
-						fmt.Fprintln(os.Stderr, "odecompare:", err)
-						os.Exit(1)
+						fail(1, "%s %s %.0e: %v", p.name, m.Name, tol, err)
 					}
 					best = math.Min(best, time.Since(start).Seconds())
 				}
@@ -85,7 +160,7 @@ func main() {
 				for i := range p.ref {
 					e = math.Max(e, math.Abs(res.Y[i]-p.ref[i]))
 				}
-				fmt.Printf("%s %s %.0e %d %.3e %.4e\n", p.name, m.name, tol, res.Stats.NFE, e, best)
+				fmt.Printf("%s %s %.0e %d %.3e %.4e\n", p.name, m.Name, tol, res.Stats.NFE, e, best)
 			}
 		}
 	}

@@ -85,6 +85,7 @@ type config struct {
 	Clip     float64
 	WD       float64 // AdamW's decoupled weight decay (0: plain Adam)
 	Act      string  // conditioner activation (nn.ParseActivation)
+	Bound    float64 // log-scale bound of affine transformers (0: discrete's default 3)
 	Val      float64 // share of the training points held out for early stopping (0: none)
 	Patience int     // evaluations without improvement before stopping (with Val)
 	NTrain   int
@@ -131,6 +132,7 @@ func main() {
 	flag.IntVar(&c.Warmup, "warmup", 100, "linear warm-up iterations")
 	flag.Float64Var(&c.Clip, "clip", 10, "gradient clipping norm (0: none)")
 	flag.Float64Var(&c.WD, "wd", 0, "AdamW decoupled weight decay (0: plain Adam)")
+	flag.Float64Var(&c.Bound, "bound", 0, "soft bound of the affine log-scale (RealNVP, MAF, Glow; 0: 3)")
 	flag.StringVar(&c.Act, "act", "relu", "conditioner activation (relu, tanh, elu, silu, ...)")
 	flag.Float64Var(&c.Val, "val", 0, "share of the training points split off for validation and early stopping (0: none)")
 	flag.IntVar(&c.Patience, "patience", 0, "with -val: stop after this many epochs without improvement (0: never)")
@@ -302,7 +304,7 @@ func newFlow(c config, ctxDim int) (*odeflow.Flow, error) {
 		}
 	}
 	s := &discrete.FlowSettings{
-		Layers: c.Layers, Hidden: c.Hidden, Act: act, ContextDim: ctxDim,
+		Layers: c.Layers, Hidden: c.Hidden, Act: act, ContextDim: ctxDim, LogScaleBound: c.Bound,
 		Src: rand.NewPCG(c.Seed, 303),
 	}
 	switch c.Model {
