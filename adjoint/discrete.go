@@ -22,16 +22,18 @@ func (s *Solver) stepper(tab *ode.Tableau) *ode.Stepper {
 // prepare sizes the stage workspace for tab and marks its live stages: those
 // whose derivative reaches y1, directly through B or through a later live
 // stage. The cotangent of a dead stage (the FSAL stage of Dopri5, say) is
-// exactly zero, so its VJP is skipped.
+// exactly zero, so its VJP is skipped. s.lastLive is the index of the last
+// live stage (the last with B_i ≠ 0).
 func (s *Solver) prepare(tab *ode.Tableau) {
 	ns, n := len(tab.C), s.n
 	if cap(s.live) < ns {
 		s.live = make([]bool, ns)
+		s.full = make([]bool, ns)
 		s.wv = make([][]float64, ns)
 		s.sv = make([][]float64, ns)
 		s.kv = make([][]float64, ns)
 	}
-	s.live, s.wv, s.sv, s.kv = s.live[:ns], s.wv[:ns], s.sv[:ns], s.kv[:ns]
+	s.live, s.full, s.wv, s.sv, s.kv = s.live[:ns], s.full[:ns], s.wv[:ns], s.sv[:ns], s.kv[:ns]
 	if cap(s.w) < ns*n {
 		s.w = make([]float64, ns*n)
 	}
@@ -46,6 +48,55 @@ func (s *Solver) prepare(tab *ode.Tableau) {
 		}
 		s.live[i] = live
 	}
+	s.lastLive = -1
+	for i := ns - 1; i >= 0 && s.lastLive < 0; i-- {
+		if s.live[i] {
+			s.lastLive = i
+		}
+	}
+}
+
+// rerunStep re-runs step k of Checkpointed's tape as far as the reverse
+// pass needs it, and returns its stage inputs and derivatives.
+//
+// The VJPs need the stage inputs Y_i of the live stages, which need the
+// derivatives K_j of the stages before the last live one; K of the last
+// live stage itself enters only ∂L/∂h, needed (needH) in the first and
+// last steps. Stages after the last live one (the FSAL stage) are not
+// evaluated. For an ActiveEvaler the derivatives come from EvalActive with
+// the passive part set to zero, which the VJPs and the cotangent
+// propagation never read, except in ∂L/∂h: there the passive cotangent,
+// constant through the pass (VJPs give zero beyond Active()) and equal to
+// a[m:], meets the passive part of K_i through w_i = B_i a + …, so the
+// stages with B_i ≠ 0 of the first and last steps are evaluated with the
+// full F when a[m:] is not zero.
+func (s *Solver) rerunStep(st *ode.Stepper, tab *ode.Tableau, k int, needH, passive bool) (stage, kd [][]float64) {
+	nk := s.lastLive
+	if needH {
+		nk++
+	}
+	for i := range s.full {
+		s.full[i] = s.act == nil || needH && passive && tab.B[i] != 0
+	}
+	s.stageIdx = 0
+	st.StepStages(s.rerunF, s.fres.StepT[k], s.fres.StepState(k), s.fres.StepH[k], nil, nk)
+	return st.Stage, st.K
+}
+
+// rerunEval is the ode.Func of Checkpointed's re-run: the full F for the
+// stages marked in s.full, the active part otherwise. StepStages calls it
+// for the stages in increasing order from stage 0.
+func (s *Solver) rerunEval(dst []float64, t float64, y []float64) {
+	i := s.stageIdx
+	s.stageIdx++
+	if s.full[i] {
+		s.sys.Eval(dst, t, y)
+		s.nEval++
+		return
+	}
+	s.act.EvalActive(dst, t, y)
+	s.nAct++
+	clear(dst[s.m:])
 }
 
 // backwardDiscrete is Backward for Checkpointed and Direct.
@@ -69,16 +120,20 @@ func (s *Solver) backwardDiscrete(a []float64) (gt0, gt1 float64, err error) {
 	s.prepare(tab)
 	ns, n := len(tab.C), s.n
 	var st *ode.Stepper
+	passive := false // the cotangent of the passive components is not zero
 	if s.method == Checkpointed {
 		st = s.stepper(tab)
+		if s.act != nil {
+			passive = nonZero(a[s.m:])
+		}
 	}
 	for k := nsteps - 1; k >= 0; k-- {
 		var t, h float64
 		var stage, kd [][]float64
+		needH := k == 0 || k == nsteps-1
 		if s.method == Checkpointed {
 			t, h = s.fres.StepT[k], s.fres.StepH[k]
-			st.Step(s.evalF, t, s.fres.StepState(k), h, nil) // counts through evalF
-			stage, kd = st.Stage, st.K
+			stage, kd = s.rerunStep(st, tab, k, needH, passive)
 		} else {
 			t, h = s.rec.tapeT[k], s.rec.tapeH[k]
 			off := 2 * ns * n * k
@@ -88,7 +143,7 @@ func (s *Solver) backwardDiscrete(a []float64) (gt0, gt1 float64, err error) {
 			}
 			stage, kd = s.sv, s.kv
 		}
-		tb, hb := s.backStep(tab, stage, kd, t, h, k == 0 || k == nsteps-1)
+		tb, hb := s.backStep(tab, stage, kd, t, h, needH)
 		if k == nsteps-1 {
 			gt1 = hb
 		}
@@ -263,4 +318,14 @@ func (s *Solver) recordAccept(t float64, _ []float64) float64 {
 	r.tk = t
 	r.clearLog()
 	return 1
+}
+
+// nonZero reports whether some element of x is not zero.
+func nonZero(x []float64) bool {
+	for _, v := range x {
+		if v != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -103,6 +103,7 @@ func gradCases(t *testing.T) []*gradCase {
 		{name: "mlp", sys: mlp, y0: randVec(rng, 6, 1), t0: 0, t1: 1, c: randVec(rng, 6, 1)},
 		{name: "mlp-backward-in-time", sys: mlpRev, y0: randVec(rng, 4, 1), t0: 0.8, t1: -0.3, c: randVec(rng, 4, 1)},
 		{name: "lotka-volterra", sys: &lvSys{theta: []float64{1.5, 1, 1, 3}}, y0: []float64{1, 0.5}, t0: 0, t1: 2, c: randVec(rng, 2, 1)},
+		{name: "mlp-quadrature", sys: newQuad(2, 2, 4, rng), y0: randVec(rng, 6, 1), t0: 0.1, t1: 0.9, c: randVec(rng, 6, 1)},
 	}
 }
 
@@ -293,8 +294,9 @@ func TestCheckpointedEqualsDirect(t *testing.T) {
 				t.Errorf("%s/%s: forward stats differ: %+v vs %+v", g.name, set.Method.Name, cs.Forward, ds.Forward)
 			}
 			// Work and memory, from the definitions: Checkpointed re-runs
-			// every stage of every step and keeps (t, y) per step and h;
-			// Direct evaluates nothing and keeps 2·s states per step.
+			// every step up to its last live stage and keeps (t, y) per
+			// step and h; Direct evaluates nothing and keeps 2·s states per
+			// step.
 			tab := set.Method
 			ns, steps := tab.Stages(), cs.Forward.Accepted
 			live := ns
@@ -304,8 +306,14 @@ func TestCheckpointedEqualsDirect(t *testing.T) {
 			if cs.BackwardSteps != steps || ds.BackwardSteps != steps {
 				t.Errorf("%s/%s: backward steps %d, %d, want %d", g.name, tab.Name, cs.BackwardSteps, ds.BackwardSteps, steps)
 			}
-			if cs.BackwardEvals != ns*steps || ds.BackwardEvals != 0 {
-				t.Errorf("%s/%s: backward evals %d, %d, want %d, 0", g.name, tab.Name, cs.BackwardEvals, ds.BackwardEvals, ns*steps)
+			wantEvals, wantFull := rerunEvals(tab, steps)
+			if _, ok := g.sys.(adjoint.ActiveEvaler); !ok {
+				wantFull = wantEvals
+			}
+			if cs.BackwardEvals+cs.BackwardActiveEvals != wantEvals || cs.BackwardEvals != wantFull ||
+				ds.BackwardEvals != 0 || ds.BackwardActiveEvals != 0 {
+				t.Errorf("%s/%s: backward evals %d+%d active, %d+%d, want %d+%d, 0+0", g.name, tab.Name,
+					cs.BackwardEvals, cs.BackwardActiveEvals, ds.BackwardEvals, ds.BackwardActiveEvals, wantFull, wantEvals-wantFull)
 			}
 			if cs.BackwardVJPs != live*steps || ds.BackwardVJPs != live*steps {
 				t.Errorf("%s/%s: backward VJPs %d, %d, want %d", g.name, tab.Name, cs.BackwardVJPs, ds.BackwardVJPs, live*steps)
@@ -315,6 +323,92 @@ func TestCheckpointedEqualsDirect(t *testing.T) {
 			}
 			if want := steps * (2*ns*n + 2); ds.Tape != want {
 				t.Errorf("%s/%s: direct tape %d, want %d", g.name, tab.Name, ds.Tape, want)
+			}
+		}
+	}
+}
+
+// rerunEvals returns the evaluations of Checkpointed's re-run of steps
+// steps of tab, and how many of them need the full F for a System with
+// passive components whose cotangent is not zero. With L the last stage
+// with B_L ≠ 0 (every later stage is dead), a step needs the stage inputs
+// Y_0 … Y_L, hence K_0 … K_{L−1}; the first and last steps also need K_L
+// (for ∂L/∂h), and the passive parts of K_i with B_i ≠ 0.
+func rerunEvals(tab *ode.Tableau, steps int) (total, full int) {
+	L, nb := 0, 0
+	for i, b := range tab.B {
+		if b != 0 {
+			L = i
+			nb++
+		}
+	}
+	ends := min(steps, 2)
+	return ends*(L+1) + (steps-ends)*L, ends * nb
+}
+
+// TestActiveEvaler: a System's optional ActiveEvaler changes only the work
+// of Checkpointed's re-run, not the gradient: with and without it (and
+// with Direct) the gradients agree to rounding, for cotangents with and
+// without a passive part, and the re-run makes the evaluations counted in
+// rerunEvals, of which only those of the end steps' stages with B_i ≠ 0
+// use the full F, and none if the passive cotangent is zero.
+func TestActiveEvaler(t *testing.T) {
+	for _, g := range gradCases(t) {
+		qs, ok := g.sys.(*quadSys)
+		if !ok {
+			continue
+		}
+		n, p := g.dims()
+		m := qs.Active()
+		s := adjoint.NewSolver(n, p)
+		for i := range discreteSettings {
+			set := &discreteSettings[i]
+			tab := set.Method
+			for _, zeroPassive := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s/zero passive cotangent %v", g.name, tab.Name, zeroPassive)
+				var a []float64
+				grad := func(sys adjoint.System, method adjoint.Method) ([]float64, adjoint.Stats) {
+					y1, err := s.Forward(sys, g.y0, g.t0, g.t1, &adjoint.Settings{Method: method, Forward: set})
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if a == nil {
+						a = make([]float64, n)
+						g.cot(a, y1)
+						if zeroPassive {
+							clear(a[m:])
+						}
+					}
+					out := make([]float64, n+p+2)
+					check.NaNFill(out[:n])
+					gt0, gt1, err := s.Backward(out[:n], out[n:n+p], a)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					out[n+p], out[n+p+1] = gt0, gt1
+					return out, s.Stats()
+				}
+				act, as := grad(qs, adjoint.Checkpointed)
+				plain, ps := grad(plainSys{qs}, adjoint.Checkpointed)
+				direct, _ := grad(qs, adjoint.Direct)
+				check.Close(t, name+": with vs without ActiveEvaler", plain, act, 1e-12)
+				check.Close(t, name+": ActiveEvaler vs Direct", direct, act, 1e-12)
+				// F does not read q, so the cotangent of q passes unchanged.
+				check.Close(t, name+": passive part of ∂L/∂y0", a[m:], act[m:n], 0)
+				steps := as.Forward.Accepted
+				total, full := rerunEvals(tab, steps)
+				if zeroPassive {
+					full = 0
+				}
+				if ps.BackwardEvals != total || ps.BackwardActiveEvals != 0 {
+					t.Errorf("%s: plain system: %d evals, %d active, want %d, 0", name, ps.BackwardEvals, ps.BackwardActiveEvals, total)
+				}
+				if as.BackwardEvals != full || as.BackwardActiveEvals != total-full {
+					t.Errorf("%s: %d full and %d active evals, want %d and %d", name, as.BackwardEvals, as.BackwardActiveEvals, full, total-full)
+				}
+				if as.BackwardVJPs != ps.BackwardVJPs {
+					t.Errorf("%s: %d VJPs with ActiveEvaler, %d without", name, as.BackwardVJPs, ps.BackwardVJPs)
+				}
 			}
 		}
 	}

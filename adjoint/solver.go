@@ -24,12 +24,15 @@ type Solver struct {
 
 	sys    System
 	evjp   EvalVJPer
+	act    ActiveEvaler // nil if sys has no passive components
+	m      int          // act.Active()
 	method Method
 	t0, t1 float64
 	ready  bool
 	stats  Stats
 	nEval  int
 	nVJP   int
+	nAct   int
 
 	fsol   *ode.Solver
 	fres   ode.Result
@@ -44,6 +47,10 @@ type Solver struct {
 	// Checkpointed and Direct.
 	steppers []*ode.Stepper
 	live     []bool
+	lastLive int
+	full     []bool // Checkpointed's re-run: stages evaluated with the full F
+	stageIdx int    // the stage rerunEval is called for
+	rerunF   ode.Func
 	w        []float64
 	wv       [][]float64
 	sv, kv   [][]float64
@@ -78,6 +85,7 @@ func NewSolver(n, params int) *Solver {
 	s.evalF = s.eval
 	s.recF = s.recordEval
 	s.augF = s.augEval
+	s.rerunF = s.rerunEval
 	s.events = []ode.Event{{G: s.recordAccept}}
 	s.gnorm = groupNorm{n: n, p: params}
 	s.fullNorm = s.gnorm.full
@@ -107,7 +115,8 @@ func (s *Solver) Stats() Stats { return s.stats }
 // ErrSettings. After an error, Backward may not be called.
 //
 // Forward panics if sys.Len() or sys.NumParams() differ from the Solver's,
-// if len(y0) != Len(), or if set.Method is not a Method.
+// if len(y0) != Len(), if set.Method is not a Method, or if sys is an
+// ActiveEvaler whose Active() is outside [0, Len()].
 func (s *Solver) Forward(sys System, y0 []float64, t0, t1 float64, set *Settings) ([]float64, error) {
 	if sys.Len() != s.n || sys.NumParams() != s.p {
 		panic(fmt.Sprintf("adjoint: system of length %d with %d parameters given to a Solver for %d and %d", sys.Len(), sys.NumParams(), s.n, s.p))
@@ -118,6 +127,13 @@ func (s *Solver) Forward(sys System, y0 []float64, t0, t1 float64, set *Settings
 	s.ready = false
 	s.sys = sys
 	s.evjp, _ = sys.(EvalVJPer)
+	s.act, _ = sys.(ActiveEvaler)
+	if s.act != nil {
+		s.m = s.act.Active()
+		if s.m < 0 || s.m > s.n {
+			panic(fmt.Sprintf("adjoint: Active() = %d outside [0, %d]", s.m, s.n))
+		}
+	}
 	s.t0, s.t1 = t0, t1
 	s.stats = Stats{}
 	var cfg Settings
@@ -195,7 +211,8 @@ func (s *Solver) Backward(gy0, gtheta, a []float64) (gt0, gt1 float64, err error
 	}
 	s.stats.BackwardEvals, s.stats.BackwardVJPs = 0, 0
 	s.stats.BackwardSteps, s.stats.BackwardRejected = 0, 0
-	s.nEval, s.nVJP = 0, 0
+	s.stats.BackwardActiveEvals = 0
+	s.nEval, s.nVJP, s.nAct = 0, 0, 0
 	if i := nonFinite(a); i >= 0 {
 		return 0, 0, fmt.Errorf("%w: ∂L/∂y(T1)[%d] = %v", ErrNonFinite, i, a[i])
 	}
@@ -209,6 +226,7 @@ func (s *Solver) Backward(gy0, gtheta, a []float64) (gt0, gt1 float64, err error
 	}
 	s.stats.BackwardEvals += s.nEval
 	s.stats.BackwardVJPs += s.nVJP
+	s.stats.BackwardActiveEvals += s.nAct
 	if err != nil {
 		return 0, 0, err
 	}

@@ -43,6 +43,31 @@ type EvalVJPer interface {
 	EvalVJP(f, ay, atheta []float64, t float64, y, a []float64) (at float64)
 }
 
+// ActiveEvaler is an optional interface for a System whose state ends in
+// passive components: quantities such as a log-determinant or regularizer
+// integrals, y_j' = F_j(t, y) for j ≥ m, that F never reads. With
+// m = Active(), F(t, y) depends on y[:m] only, so aᵀ∂F/∂y is zero beyond m,
+// and Eval and VJP give the same results whatever y[m:] holds.
+//
+// Checkpointed's re-run of a step needs the stage inputs only as arguments
+// of VJP, which ignores their passive part, so it computes the stage
+// derivatives with EvalActive: the active rates alone, typically much
+// cheaper (for a CNF, f instead of f and its divergence). It evaluates the
+// full F only where a passive rate enters the gradient: the stages with a
+// nonzero weight B_i of the first and last steps, whose stage derivatives
+// enter ∂L/∂T0 and ∂L/∂T1 (see the package documentation), when the
+// cotangent of the passive components is not zero. Stats counts the two
+// kinds of evaluation separately.
+type ActiveEvaler interface {
+	System
+	// Active returns m, with 0 ≤ m ≤ Len(): F depends on y[:m] only.
+	Active() int
+	// EvalActive sets dst[:m] = F(t, y)[:m]: the same values as Eval, to
+	// rounding. dst[m:] may be left with any values; the caller does not
+	// read them.
+	EvalActive(dst []float64, t float64, y []float64)
+}
+
 // Method selects how gradients are computed.
 type Method int
 
@@ -119,6 +144,9 @@ type Stats struct {
 	// System.VJP made by the last Backward (an EvalVJP call counts once in
 	// each).
 	BackwardEvals, BackwardVJPs int
+	// BackwardActiveEvals counts the calls of ActiveEvaler.EvalActive made
+	// by the last Backward (Checkpointed's re-run of each step).
+	BackwardActiveEvals int
 	// BackwardSteps is the number of steps of the last Backward: the
 	// forward's accepted steps re-traversed by Checkpointed and Direct, the
 	// accepted steps of the backward solve for Backsolve; BackwardRejected

@@ -183,6 +183,69 @@ func (s *lvSys) VJP(ay, ath []float64, _ float64, y, a []float64) float64 {
 	return 0
 }
 
+// quadSys is an mlpSys with one passive quadrature state per sample, in the
+// manner of a CNF's log-determinant: the state is [z (rows×d) | q (rows)]
+// with
+//
+//	z' = f(t, z),   q_r' = ‖f_r‖² + t Σ_i z_ri,
+//
+// and F never reads q. It implements adjoint.ActiveEvaler; EvalActive
+// fills the passive part of dst with NaN, which the adjoint must not read.
+type quadSys struct {
+	*mlpSys
+	f, aeff []float64
+}
+
+func newQuad(rows, d, h int, rng *rand.Rand) *quadSys {
+	m := newMLP(rows, d, h, rng)
+	return &quadSys{mlpSys: m, f: make([]float64, rows*d), aeff: make([]float64, rows*d)}
+}
+
+func (s *quadSys) Len() int    { return s.rows * (s.d + 1) }
+func (s *quadSys) Active() int { return s.rows * s.d }
+
+func (s *quadSys) EvalActive(dst []float64, t float64, y []float64) {
+	m := s.Active()
+	s.mlpSys.Eval(dst[:m], t, y[:m])
+	for i := m; i < len(dst); i++ {
+		dst[i] = math.NaN()
+	}
+}
+
+func (s *quadSys) Eval(dst []float64, t float64, y []float64) {
+	m, d := s.Active(), s.d
+	s.mlpSys.Eval(dst[:m], t, y[:m])
+	for r := 0; r < s.rows; r++ {
+		var v float64
+		for i := r * d; i < (r+1)*d; i++ {
+			v += dst[i]*dst[i] + t*y[i]
+		}
+		dst[m+r] = v
+	}
+}
+
+func (s *quadSys) VJP(ay, ath []float64, t float64, y, a []float64) float64 {
+	m, d := s.Active(), s.d
+	z, aq := y[:m], a[m:]
+	s.mlpSys.Eval(s.f, t, z)
+	for i := range s.aeff {
+		s.aeff[i] = a[i] + 2*aq[i/d]*s.f[i]
+	}
+	gt := s.mlpSys.VJP(ay[:m], ath, t, z, s.aeff)
+	for i := 0; i < m; i++ {
+		ay[i] += aq[i/d] * t
+		gt += aq[i/d] * z[i]
+	}
+	for i := m; i < len(ay); i++ {
+		ay[i] = 0
+	}
+	return gt
+}
+
+// plainSys hides the optional interfaces of a System (ActiveEvaler): the
+// adjoint sees Eval and VJP only.
+type plainSys struct{ testSys }
+
 // evalVJPSys wraps a System with the optional EvalVJP method, to check that
 // Backsolve gives the same result through it.
 type evalVJPSys struct{ testSys }
@@ -209,6 +272,7 @@ func TestSystemsVJP(t *testing.T) {
 		&linSys{n: 3, theta: randVec(rng, 9, 1)},
 		newMLP(3, 2, 5, rng),
 		&lvSys{theta: []float64{1.5, 1, 1, 3}},
+		newQuad(3, 2, 4, rng),
 	} {
 		n, p := sys.Len(), sys.NumParams()
 		tt := 0.37

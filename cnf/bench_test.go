@@ -93,8 +93,10 @@ func trainedTheta(b testing.TB) []float64 {
 // and trained (see trainedTheta).
 //
 // Metrics: nfe_fwd (forward evaluations), nfe_bwd (VJPs of the backward
-// pass), evals_bwd (evaluations in the backward pass: Checkpointed's re-run
-// of each step, Backsolve's reconstruction), s/iter.
+// pass), evals_bwd (evaluations of the augmented dynamics in the backward
+// pass: Checkpointed's re-run of each step, Backsolve's reconstruction),
+// evals_bwd_f (evaluations of f alone, without the divergence, in
+// Checkpointed's re-run: adjoint.ActiveEvaler), s/iter.
 //
 //	go test ./cnf -run '^$' -bench ToyIteration -benchtime 20x
 func BenchmarkToyIteration(b *testing.B) {
@@ -113,12 +115,13 @@ func BenchmarkToyIteration(b *testing.B) {
 					it := newIterator(flow, p, 100, false)
 					it.step(b, 0)
 					f0, b0 := blk.NFE()
-					evals := 0
+					evals, active := 0, 0
 					b.ReportAllocs()
 					b.ResetTimer()
 					for b.Loop() {
 						it.step(b, 0)
 						evals += blk.Stats().Adjoint.BackwardEvals
+						active += blk.Stats().Adjoint.BackwardActiveEvals
 					}
 					b.StopTimer()
 					f1, b1 := blk.NFE()
@@ -126,6 +129,7 @@ func BenchmarkToyIteration(b *testing.B) {
 					b.ReportMetric(float64(f1-f0)/k, "nfe_fwd")
 					b.ReportMetric(float64(b1-b0)/k, "nfe_bwd")
 					b.ReportMetric(float64(evals)/k, "evals_bwd")
+					b.ReportMetric(float64(active)/k, "evals_bwd_f")
 					b.ReportMetric(b.Elapsed().Seconds()/k, "s/iter")
 				})
 			}

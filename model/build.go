@@ -311,8 +311,7 @@ func (m *Model) Describe() string {
 	total, train := m.NumParams()
 	fmt.Fprintf(&b, "params       %d (%d trainable)\n", total, train)
 	for i, blk := range m.blocks {
-		nf, nb := blk.NFE()
-		fmt.Fprintf(&b, "block %-6d T = %.6g (NFE so far: %d forward, %d backward)\n", i, blk.T(), nf, nb)
+		fmt.Fprintf(&b, "block %-6d T = %.6g\n", i, blk.T())
 	}
 	return b.String()
 }

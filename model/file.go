@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/odeflow/odeflow/modelfile"
+	"github.com/odeflow/odeflow/vectorfield"
 )
 
 // NoiseSection is the name of the section holding the states of a CNF's
@@ -131,6 +133,15 @@ func FromFile(f *modelfile.Model) (*Model, error) {
 	if spec.Kind != f.Kind {
 		return nil, fmt.Errorf("the file's kind %q differs from its config's %q: %w", f.Kind, spec.Kind, ErrMismatch)
 	}
+	// A spec from a file is untrusted: before building (which allocates
+	// what the spec asks for), check that the file holds at least the
+	// parameters the spec implies.
+	if r, err := spec.Resolve(); err == nil {
+		if low := r.minParams(); low > float64(len(f.Params)) {
+			return nil, fmt.Errorf("the file holds %d parameters, its %s spec needs more than %.4g: %w",
+				len(f.Params), spec.Kind, low, ErrMismatch)
+		}
+	}
 	m, err := New(spec)
 	if err != nil {
 		return nil, err
@@ -193,4 +204,45 @@ func (m *Model) SetSection(sec modelfile.Section) {
 // RemoveSection removes the extra section with the given name, if any.
 func (m *Model) RemoveSection(name string) {
 	m.Sections = slices.DeleteFunc(m.Sections, func(s modelfile.Section) bool { return s.Name == name })
+}
+
+// minParams returns a lower bound on the number of parameters of the model
+// that the resolved spec s builds: the weights of its networks' matrices
+// alone (computed in floating point, so that absurd sizes do not
+// overflow).
+func (s Spec) minParams() float64 {
+	d, c := float64(s.Dim), float64(s.ContextDim)
+	chain := func(in, out float64) float64 {
+		w, err := vectorfield.ParseHidden(s.Hidden)
+		if err != nil {
+			return 0
+		}
+		total, prev := 0.0, in
+		for _, h := range w {
+			total += prev * float64(h)
+			prev = float64(h)
+		}
+		return total + prev*out
+	}
+	switch s.Kind {
+	case CNF:
+		return float64(s.Blocks) * chain(d+c, d)
+	case Planar:
+		return float64(s.Layers) * (2*d + 1)
+	case BNAF:
+		return float64(s.Layers) * d * float64(s.HiddenFactor)
+	case MAF, IAF:
+		return float64(s.Layers) * chain(d+c, d)
+	case NSF:
+		if s.Autoregressive {
+			return float64(s.Layers) * chain(d+c, d)
+		}
+	}
+	if s.Kind == Glow && s.Dim == 1 && s.ContextDim == 0 {
+		return float64(s.Layers) * 2 // ActNorm alone: no coupling in 1-D
+	}
+	// Coupling layers (nice, realnvp, nsf, glow): each conditioner reads
+	// at least ⌊d/2⌋ coordinates (and the context) and writes parameters
+	// for at least one coordinate.
+	return float64(s.Layers) * chain(max(math.Floor(d/2), 1)+c, 1)
 }

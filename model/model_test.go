@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -327,4 +328,71 @@ func TestFieldsForAndDescribe(t *testing.T) {
 	if total != m.Flow.Params().Len() || train != total {
 		t.Errorf("NumParams = %d, %d; Params().Len() = %d", total, train, m.Flow.Params().Len())
 	}
+}
+
+// TestMinParams: the lower bound that Load checks before building holds
+// for every kind, dimension and context, and it is not vacuous.
+func TestMinParams(t *testing.T) {
+	var all []Spec
+	for _, s := range specs {
+		all = append(all, s)
+	}
+	for _, k := range Kinds() {
+		for _, d := range []int{1, 2, 3, 7} {
+			for _, c := range []int{0, 2} {
+				all = append(all, Spec{Kind: k, Dim: d, ContextDim: c, Hidden: "8-4"})
+			}
+		}
+	}
+	for _, s := range all {
+		if s.Kind != CNF && s.Kind != NICE && s.Kind != RealNVP && s.Kind != MAF && s.Kind != IAF && s.Kind != NSF && s.Kind != Glow {
+			s.Hidden = ""
+		}
+		m, err := New(s)
+		if err != nil {
+			continue // e.g. 1-D coupling or a conditional planar flow
+		}
+		n, _ := m.NumParams()
+		low := m.Spec.minParams()
+		if low > float64(n) || low < 1 {
+			t.Errorf("%+v: lower bound %v, %d parameters", m.Spec, low, n)
+		}
+	}
+}
+
+// FuzzFromFile: whatever the kind, config and parameter count of a file
+// (which the checksum does not protect from a deliberate edit), FromFile
+// returns an error or a model that saves and loads back, never panics, and
+// does not build models much larger than the file.
+func FuzzFromFile(f *testing.F) {
+	for _, s := range specs {
+		r, _ := s.Resolve()
+		b, _ := json.Marshal(r)
+		m, _ := New(s)
+		n, _ := m.NumParams()
+		f.Add(r.Kind, b, n)
+	}
+	f.Add("cnf", []byte(`{"kind":"cnf","dim":1000000000,"hidden":"100000-100000"}`), 10)
+	f.Add("realnvp", []byte(`{"kind":"realnvp","dim":2,"layers":2000000000}`), 10)
+	f.Add("bnaf", []byte(`{"kind":"bnaf","dim":3,"hidden_factor":-1}`), 10)
+	f.Add("nsf", []byte(`null`), 0)
+	f.Fuzz(func(t *testing.T, kind string, cfg []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		m, err := FromFile(&modelfile.Model{Kind: kind, Config: cfg, Params: make([]float64, n)})
+		if err != nil {
+			return
+		}
+		if got, _ := m.NumParams(); got != n {
+			t.Fatalf("built %d parameters from a file of %d", got, n)
+		}
+		path := filepath.Join(t.TempDir(), "m.odfl")
+		if err := Save(path, m); err != nil {
+			t.Fatalf("Save of a loaded model: %v", err)
+		}
+		if _, err := Load(path); err != nil {
+			t.Fatalf("Load of a saved model: %v", err)
+		}
+	})
 }

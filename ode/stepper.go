@@ -46,6 +46,7 @@ type Stepper struct {
 	tmp     []float64
 	haveEnd bool
 	haveExt bool
+	partial bool // the last step was cut short by StepStages
 }
 
 // NewStepper returns a Stepper for tab and states of length n.
@@ -112,20 +113,61 @@ func (st *Stepper) Step(f Func, t float64, y []float64, h float64, f0 []float64)
 	if len(y) != st.n || (f0 != nil && len(f0) != st.n) {
 		panic("ode: Stepper.Step: wrong state length")
 	}
+	return st.stages(f, t, y, h, f0, len(st.Tab.C))
+}
+
+// StepStages is Step stopped after the first k stage derivatives, for code
+// that needs only the early stages of a step (an adjoint skips the stages
+// whose derivative never reaches Y1, such as the FSAL stage of Dopri5). It
+// sets
+//
+//	Stage[i] for i ≤ k and i < Stages(),
+//	K[i]     for i < k,
+//
+// that is the derivatives of the first k stages and every stage input they
+// determine: with k < Stages() this includes Stage[k], which needs only
+// K[0..k−1]. These values are bit for bit those of Step with the same
+// arguments. With k = Stages(), StepStages is Step; with k < Stages(), Y1,
+// Err and Err2 are not formed, and EndDeriv and Interp panic until the next
+// complete step. f0, if not nil, is K[0] as in Step (and is not read when
+// k = 0). f is called for the stages in increasing order. StepStages
+// returns the number of evaluations of f it made.
+//
+// StepStages panics if k < 0 or k > Stages(), or if len(y) or a non-nil
+// len(f0) differs from Len().
+func (st *Stepper) StepStages(f Func, t float64, y []float64, h float64, f0 []float64, k int) int {
+	if len(y) != st.n || (f0 != nil && len(f0) != st.n) {
+		panic("ode: Stepper.StepStages: wrong state length")
+	}
+	if k < 0 || k > len(st.Tab.C) {
+		panic("ode: Stepper.StepStages: stage count out of range")
+	}
+	return st.stages(f, t, y, h, f0, k)
+}
+
+// stages is StepStages without the checks.
+func (st *Stepper) stages(f Func, t float64, y []float64, h float64, f0 []float64, k int) int {
 	tab := st.Tab
+	s := len(tab.C)
 	st.T, st.H = t, h
 	st.haveEnd, st.haveExt = false, false
+	st.partial = k < s
 	nfe := 0
 	copy(st.Stage[0], y)
+	if k == 0 {
+		return 0
+	}
 	if f0 != nil {
 		copy(st.K[0], f0)
 	} else {
 		f(st.K[0], t, st.Stage[0])
 		nfe++
 	}
-	s := len(tab.C)
 	for i := 1; i < s; i++ {
 		combine(st.Stage[i], st.Stage[0], h, tab.A[i], st.K)
+		if i == k {
+			return nfe
+		}
 		f(st.K[i], t+tab.C[i]*h, st.Stage[i])
 		nfe++
 	}
@@ -147,7 +189,12 @@ func (st *Stepper) Step(f Func, t float64, y []float64, h float64, f0 []float64)
 // EndDeriv returns f(T+H, Y1) for the last step, evaluating it if the
 // tableau is not FSAL and it has not been evaluated yet, and the number of
 // evaluations made (0 or 1). The returned slice is K[EndIndex()].
+//
+// EndDeriv panics after a StepStages that stopped before the last stage.
 func (st *Stepper) EndDeriv(f Func) ([]float64, int) {
+	if st.partial {
+		panic("ode: Stepper.EndDeriv after an incomplete StepStages")
+	}
 	e := st.Tab.endIndex()
 	if st.haveEnd {
 		return st.K[e], 0
@@ -167,10 +214,14 @@ func (st *Stepper) EndIndex() int { return st.Tab.endIndex() }
 //
 // evaluating the end derivative and extra dense stages if needed, and
 // returns the number of evaluations of f made.
-// Interp panics if len(q) != Degree()*Len().
+// Interp panics if len(q) != Degree()*Len(), or after a StepStages that
+// stopped before the last stage.
 func (st *Stepper) Interp(q []float64, f Func) int {
 	if len(q) != st.deg*st.n {
 		panic("ode: Stepper.Interp: wrong length of q")
+	}
+	if st.partial {
+		panic("ode: Stepper.Interp after an incomplete StepStages")
 	}
 	_, nfe := st.EndDeriv(f)
 	tab := st.Tab

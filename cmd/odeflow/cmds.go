@@ -10,7 +10,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/odeflow/odeflow/model"
 	"github.com/odeflow/odeflow/npy"
 	"github.com/odeflow/odeflow/train/toy"
 )
@@ -328,12 +327,4 @@ func jsonFloat(p *float64) any {
 		return fmt.Sprint(*p)
 	}
 	return *p
-}
-
-// checkModelDim reports a data file whose columns do not fit a model.
-func checkModelDim(m *model.Model, x *mat.Dense, flag, path string) error {
-	if _, c := x.Dims(); c != m.Spec.Dim {
-		return fmt.Errorf("--%s: %s has %d columns, the model's dimension is %d", flag, path, c, m.Spec.Dim)
-	}
-	return nil
 }

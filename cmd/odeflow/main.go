@@ -108,26 +108,38 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "odeflow: unknown command %q (run 'odeflow --help' for the list)\n", name)
 		return exitUsage
 	}
-	return finish(e, c.name, c.run(ctx, e, args[1:]))
+	return finish(e, c.name, protect(func() error { return c.run(ctx, e, args[1:]) }))
+}
+
+// protect runs f and turns a panic, which would be a bug in odeflow, into
+// an error, so that the command still ends with one line on stderr.
+func protect(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (please report it): %v", r)
+		}
+	}()
+	return f()
 }
 
 // finish prints err as one line and maps it to an exit status.
 func finish(e *env, name string, err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-	fmt.Fprintf(e.stderr, "odeflow %s: %s\n", name, msg)
 	var ue *usageError
 	var ie *interrupted
+	code := exitError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "run 'odeflow %s --help' for usage\n", name)
-		return exitUsage
+		msg += fmt.Sprintf(" (see 'odeflow %s --help')", name)
+		code = exitUsage
 	case errors.As(err, &ie):
-		return exitInterrupted
+		code = exitInterrupted
 	}
-	return exitError
+	fmt.Fprintf(e.stderr, "odeflow %s: %s\n", name, msg)
+	return code
 }
 
 func lookup(name string) *command {

@@ -219,9 +219,9 @@ func scatterPlot(title string, m *mat.Dense, xmin, xmax, ymin, ymax float64, col
 
 // grid is a plotter.GridXYZ of densities on a regular grid.
 type grid struct {
-	n                      int
-	xmin, dx, ymin, dy     float64
-	z                      []float64 // z[r*n+c]
+	n                  int
+	xmin, dx, ymin, dy float64
+	z                  []float64 // z[r*n+c]
 }
 
 func (g *grid) Dims() (c, r int)   { return g.n, g.n }
@@ -256,6 +256,7 @@ func densityPlot(m *model.Model, c1 *mat.Dense, n int, xmin, xmax, ymin, ymax fl
 		cm.SetMax(zmax)
 		hm := plotter.NewHeatMap(g, cm.Palette(255))
 		hm.Min, hm.Max = 0, zmax
+		hm.Rasterized = true
 		p.Add(hm)
 	}
 	return p, nil

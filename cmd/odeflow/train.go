@@ -392,7 +392,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("the %s model has no parameters to train", m.Spec.Kind)
 	}
 	if vf > 0 && int(math.Floor(vf*float64(n))) < 1 {
-		return fmt.Errorf("--valid-frac %v of %d rows leaves no validation row", vf, n)
+		if cfg.ValidFrac != nil {
+			return fmt.Errorf("--valid-frac %v of %d rows leaves no validation row", vf, n)
+		}
+		vf = 0 // too few rows for the default split: no validation
 	}
 	if vf > 0 && n-int(math.Floor(vf*float64(n))) < 1 {
 		return fmt.Errorf("--valid-frac %v of %d rows leaves no training row", vf, n)
@@ -452,6 +455,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if res == nil {
 			return fitErr
 		}
+		if errors.Is(fitErr, train.ErrCheckpoint) && resumed != nil {
+			return fmt.Errorf("--resume: %w (a resumed run needs the data, context, validation set, batch size and seed of the first run)", fitErr)
+		}
 		if errors.Is(fitErr, train.ErrNonFinite) {
 			return fmt.Errorf("%w (try a lower --lr, --clip-norm or, for a cnf, tighter tolerances); no model written", fitErr)
 		}
@@ -474,10 +480,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		Created: time.Now().UTC(), Version: version, DataShape: []int{n, d},
 		Iterations: res.Iterations, Seed: m.Spec.Seed,
 		Extra: map[string]string{
-			"data":     filepath.Base(*dataPath),
-			"status":   res.Status.String(),
-			"epochs":   fmt.Sprint(res.Epochs),
-			"elapsed":  res.Elapsed.Round(time.Millisecond).String(),
+			"data":      filepath.Base(*dataPath),
+			"status":    res.Status.String(),
+			"epochs":    fmt.Sprint(res.Epochs),
+			"elapsed":   res.Elapsed.Round(time.Millisecond).String(),
 			"best_iter": fmt.Sprint(res.BestIter),
 		},
 	}
@@ -497,7 +503,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		v := res.BestLoss
 		meta.ValidNLL = &v
 	}
-	if !canceled || ctx.Err() == nil {
+	if !canceled {
 		if lp, err := logProb(m, x, c); err == nil {
 			v := -mean(lp)
 			meta.TrainNLL = &v
