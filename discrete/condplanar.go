@@ -25,8 +25,8 @@ import (
 // context and every parameter value. The directions are Planar's: Inverse
 // (base → data) is the closed form and Forward (data → base) the
 // safeguarded 1-D root find, row by row (the per-row maths is Planar's own,
-// run on a one-row Planar that holds each row's u, w, b; the root find
-// adds one safeguard to Planar's, see condplanarSolve).
+// run on a one-row Planar that holds each row's u, w, b, including its
+// safeguarded root find).
 //
 // Backward differentiates the input and, through the MLP, its parameters
 // (the context is not differentiated). Parameter blocks are those of the
@@ -212,7 +212,7 @@ func (t *ConditionalPlanar) apply(op string, dst *mat.Dense, ldj []float64, x *m
 		a, sign := r, 1.0
 		if !inverse {
 			var ok bool
-			if a, ok = condplanarSolve(pl, r); !ok {
+			if a, ok = pl.solve(r); !ok {
 				failed = append(failed, i)
 			}
 			sign = -1
@@ -230,55 +230,6 @@ func (t *ConditionalPlanar) apply(op string, dst *mat.Dense, ldj []float64, x *m
 		return &odeflow.RowError{Op: op, Rows: failed, Err: odeflow.ErrNotConverged}
 	}
 	return linNumerical(op, dst)
-}
-
-// condplanarSolve returns the root a of φ(a) = a + c tanh(a) = r for the
-// row loaded in pl, and whether it converged. It is Planar's safeguarded
-// Newton iteration (same bracket [r − |c|, r + |c|], same start, same
-// stopping rules) with one more safeguard, as in Numerical Recipes'
-// rtsafe: a Newton step is replaced by bisection also when it would not
-// halve the step before last. Without it, for c ≳ 5 Newton can cycle
-// between the two shoulders of φ, shrinking the bracket only slowly (for
-// c = 9.4073, r = 7.99994 it does not converge in 200 iterations).
-func condplanarSolve(pl *Planar, r float64) (float64, bool) {
-	c := pl.c
-	if c == 0 {
-		return r, true
-	}
-	lo, hi := r-math.Abs(c), r+math.Abs(c)
-	a := r - c*math.Tanh(r)
-	if !(a >= lo && a <= hi) {
-		a = lo + 0.5*(hi-lo)
-	}
-	dxold := hi - lo
-	dx := dxold
-	const eps = 0x1p-52
-	for it := 0; it < planarMaxIter; it++ {
-		th := math.Tanh(a)
-		f := a + c*th - r
-		if f == 0 {
-			return a, true
-		}
-		if f < 0 {
-			lo = a
-		} else {
-			hi = a
-		}
-		df := pl.det(th, planarSech2(a))
-		an := a - f/df
-		if !(an > lo && an < hi) || math.Abs(2*f) > math.Abs(dxold*df) {
-			an = lo + 0.5*(hi-lo)
-			if an == lo || an == hi {
-				return an, true // the bracket is two adjacent floats
-			}
-		}
-		dxold, dx = dx, an-a
-		if math.Abs(an-a) <= 2*eps*math.Abs(an) {
-			return an, true
-		}
-		a = an
-	}
-	return a, false
 }
 
 // Backward propagates derivatives through the recorded call (see

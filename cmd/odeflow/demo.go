@@ -18,7 +18,7 @@ import (
 )
 
 // Demo defaults: a small FFJORD model that trains in well under two
-// minutes on two cores (see README-cli.md for the measured times).
+// minutes on two cores (README.md gives the measured times).
 const (
 	demoHidden = "32-32-32"
 	demoIters  = 1000

@@ -42,8 +42,7 @@ func TestTrueNLL(t *testing.T) {
 // a reduced neural spline flow fitted for a few epochs must beat a held-out
 // NLL of 2.6 nats (an untrained flow scores about 5.9; a single Gaussian
 // fitted to the ring, 4.6), must not beat the true density by more than
-// the Monte Carlo error, its samples must mostly fall into the modes, and
-// the same seed must give the same numbers.
+// the Monte Carlo error, and its samples must mostly fall into the modes.
 func TestShortRun(t *testing.T) {
 	c := config{
 		Model: "nsf", Cond: "none", Layers: 4, Hidden: "32-32", Epochs: 40, Batch: 128,
@@ -67,13 +66,6 @@ func TestShortRun(t *testing.T) {
 	if len(res.Samples) != 1 || !(res.Samples[0].InMode > 0.7) {
 		t.Errorf("samples %+v: want more than 70%% within 3σ of a mode", res.Samples)
 	}
-	again, err := run(c, new(bytes.Buffer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.TestNLL != res.TestNLL {
-		t.Errorf("same seed, different NLL: %v then %v", res.TestNLL, again.TestNLL)
-	}
 }
 
 // TestConditionalShortRuns checks that both conditional problems train and
@@ -85,14 +77,17 @@ func TestConditionalShortRuns(t *testing.T) {
 		below float64 // held-out NLL bound after the short run
 		files []string
 	}{
-		// An untrained flow scores ≈ 5.9 on both; a model ignoring the
-		// mode cannot go below the ring's entropy 2.145.
+		// An untrained flow scores ≈ 5.9 on both. A model ignoring the
+		// mode cannot go below the ring's entropy 2.145; one ignoring the
+		// radius cannot go below the entropy of the data's marginal,
+		// ≈ log 8 + log 3 + ½ log(2πe·0.25²) ≈ 3.2 (eight spokes of
+		// length 3 and width 0.25).
 		{"mode", 1.2, []string{"samples_mode.npy", "samples_mode_ctx.npy", "test.npy"}},
 		{"radius", 2.9, []string{"samples_r1.npy", "samples_r2.npy", "samples_r3.npy", "samples_r4.npy", "test.npy"}},
 	} {
 		out := filepath.Join(dir, tc.cond)
 		c := config{
-			Model: "realnvp", Cond: tc.cond, Layers: 4, Hidden: "32-32", Epochs: 25, Batch: 128,
+			Model: "nsf", Cond: tc.cond, Layers: 4, Hidden: "32-32", Epochs: 25, Batch: 128,
 			LR: 3e-3, Warmup: 20, Clip: 10, NTrain: 2000, NTest: 2000, NSample: 200, Seed: 5, Out: out,
 		}
 		res, err := run(c, new(bytes.Buffer))
@@ -115,7 +110,8 @@ func TestConditionalShortRuns(t *testing.T) {
 	}
 }
 
-// TestNoOutput checks that a run without -out writes nothing.
+// TestNoOutput checks that a run without -out writes nothing and that the
+// same seed gives the same numbers.
 func TestNoOutput(t *testing.T) {
 	dir := t.TempDir()
 	wd, err := os.Getwd()
@@ -131,8 +127,17 @@ func TestNoOutput(t *testing.T) {
 		}
 	}()
 	c := config{Model: "realnvp", Cond: "none", Layers: 2, Hidden: "8", Epochs: 1, NTrain: 256, NTest: 100, NSample: 10, Seed: 1}
-	if _, err := run(c, new(bytes.Buffer)); err != nil {
+	var out1, out2 bytes.Buffer
+	res1, err := run(c, &out1)
+	if err != nil {
 		t.Fatal(err)
+	}
+	res2, err := run(c, &out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res1.TestNLL != res2.TestNLL || res1.TrainNLL != res2.TrainNLL {
+		t.Errorf("same seed, different NLLs: %v, %v then %v, %v", res1.TestNLL, res1.TrainNLL, res2.TestNLL, res2.TrainNLL)
 	}
 	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
 		t.Errorf("a run without -out wrote %v (err %v)", ents, err)
