@@ -108,3 +108,29 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDeterministic checks that the same seed gives the same NLL, T and NFE
+// bit for bit, and, with the field's rows split across two workers, the
+// same NFE and the NLL to rounding (the field's kernels may order the
+// floating-point operations of a row differently for different row counts).
+func TestDeterministic(t *testing.T) {
+	c := tiny(testrand.Seed(t))
+	c.Iters, c.EvalEvery, c.NTest = 20, 10, 200
+	var rows [3][]row
+	for k, workers := range []int{1, 1, 2} {
+		c.Workers = workers
+		var err error
+		if rows[k], err = run(c, new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, a2, b := rows[0], rows[1], rows[2]
+	for i := range a {
+		if a[i].NLL != a2[i].NLL || a[i].T != a2[i].T || a[i].NFEF != a2[i].NFEF || a[i].NFEB != a2[i].NFEB {
+			t.Errorf("iteration %d: first run %+v, second %+v", a[i].Iter, a[i], a2[i])
+		}
+		if math.Abs(a[i].NLL-b[i].NLL) > 1e-12 || math.Abs(a[i].T-b[i].T) > 1e-12 || a[i].NFEF != b[i].NFEF || a[i].NFEB != b[i].NFEB {
+			t.Errorf("iteration %d: 1 worker %+v, 2 workers %+v", a[i].Iter, a[i], b[i])
+		}
+	}
+}
