@@ -283,11 +283,7 @@ func trajectoryPlot(m *model.Model, c1 *mat.Dense, n int, src rand.Source, xmin,
 	for k := len(layers) - 1; k >= 0; k-- {
 		if b, ok := layers[k].(*cnf.Block); ok {
 			T := b.T()
-			times := make([]float64, steps+1)
-			for j := range times {
-				times[j] = T * float64(steps-j) / steps
-			}
-			times[steps] = 0
+			times := reverseTimes(T, steps)
 			states, _, err := b.Trajectory(cur, times, true)
 			if err != nil {
 				return nil, fmt.Errorf("trajectories: %w", err)
@@ -335,4 +331,16 @@ func trajectoryPlot(m *model.Model, c1 *mat.Dense, n int, src rand.Source, xmin,
 		p.Add(sc)
 	}
 	return p, nil
+}
+
+// reverseTimes returns steps+1 times from T down to 0, evenly spaced. The
+// ends are set exactly: T·steps/steps can round one ulp above T, which the
+// solver rightly rejects as outside [0, T].
+func reverseTimes(T float64, steps int) []float64 {
+	times := make([]float64, steps+1)
+	for j := range times {
+		times[j] = T * float64(steps-j) / float64(steps)
+	}
+	times[0], times[steps] = T, 0
+	return times
 }
