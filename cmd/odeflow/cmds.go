@@ -194,7 +194,7 @@ func runTransform(e *env, args []string, name string, inverse bool) error {
 		ex = "odeflow decode --model m.odfl --in z.npy --out x.npy"
 	}
 	fs := newFlags(name, fmt.Sprintf(`
-Usage: odeflow %s --model MODEL --in IN.npy [--context C.npy] --out OUT.npy
+Usage: odeflow %s --model MODEL --in IN.npy [--context C.npy] --out OUT.npy [--states S.npy]
 
 Maps %s,
 row by row, and writes the n×d result. Encoding data of the training
@@ -202,12 +202,18 @@ distribution gives points that look standard normal; decoding standard
 normal points gives samples. A conditional model needs one context row
 per row of IN.
 
+--states also writes the points layer by layer, in the order this command
+applies the layers: an (L+1)·n×d array whose rows k·n … k·n+n−1 hold the
+n points after k of the model's L layers (k = 0: IN itself, k = L: OUT).
+A CNF block counts as one layer.
+
 Example:
 	%s`, name, what, ex))
 	mp := fs.String("model", "", "model file")
 	in := fs.String("in", "", "input .npy file, n×d")
 	cp := fs.String("context", "", "context .npy file, n×m (conditional models)")
 	out := fs.String("out", "", "output .npy file, n×d")
+	sp := fs.String("states", "", "optional .npy file for the states layer by layer, (L+1)·n×d")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
@@ -216,6 +222,11 @@ Example:
 	}
 	if err := checkOutput("out", *out, *mp, *in, *cp); err != nil {
 		return err
+	}
+	if *sp != "" {
+		if err := checkOutput("states", *sp, *mp, *in, *cp, *out); err != nil {
+			return err
+		}
 	}
 	m, err := loadModel(*mp)
 	if err != nil {
@@ -233,6 +244,15 @@ Example:
 	y, err := transform(m, x, c, inverse)
 	if err != nil {
 		return err
+	}
+	if *sp != "" {
+		st, err := transformStates(m, x, c, inverse)
+		if err != nil {
+			return err
+		}
+		if err := npy.WriteFile(*sp, st); err != nil {
+			return err
+		}
 	}
 	return npy.WriteFile(*out, y)
 }

@@ -148,6 +148,35 @@ func transform(m *model.Model, x, c *mat.Dense, inverse bool) (*mat.Dense, error
 	return out, nil
 }
 
+// transformStates returns the states of x through the model's transform
+// (its inverse when inverse is set) layer by layer, stacked: rows k·n …
+// k·n+n−1 hold the n points after k layers, from x itself (k = 0) to the
+// output (k = L).
+func transformStates(m *model.Model, x, c *mat.Dense, inverse bool) (*mat.Dense, error) {
+	var t odeflow.Transform
+	if m.Flow.Conditional() {
+		t = m.Flow.ConditionalTransform().Given(c)
+	} else {
+		t = m.Flow.Transform()
+	}
+	var states []*mat.Dense
+	var err error
+	if inverse {
+		states, err = odeflow.InverseStates(t, x)
+	} else {
+		states, err = odeflow.ForwardStates(t, x)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, d := x.Dims()
+	out := mat.NewDense(len(states)*n, d, nil)
+	for k, s := range states {
+		out.Slice(k*n, (k+1)*n, 0, d).(*mat.Dense).Copy(s)
+	}
+	return out, nil
+}
+
 // sample draws n samples at temperature temp; a conditional model takes n
 // context rows in c.
 func sample(m *model.Model, n int, c *mat.Dense, temp float64, src rand.Source) (*mat.Dense, error) {

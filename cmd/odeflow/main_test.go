@@ -293,6 +293,8 @@ func TestEveryKind(t *testing.T) {
 			if mat.EqualApprox(z, x, 1e-12) && kind != "planar" {
 				t.Errorf("encode is the identity after training")
 			}
+			checkStates(t, dir, mp, data, x, z, false)
+			checkStates(t, dir, mp, zp, z, readNpy(t, xp), true)
 
 			info := ok(t, dir, "info", "--model", mp)
 			for _, w := range []string{"kind         " + kind, "params", "held-out NLL", "iterations   4"} {
@@ -757,5 +759,32 @@ func TestDemo(t *testing.T) {
 	checkPNG(t, filepath.Join(out, "demo.png"), 4*360, 360)
 	if _, err := modelfile.ReadFile(filepath.Join(out, "model.odfl")); err != nil {
 		t.Errorf("demo model: %v", err)
+	}
+}
+
+// checkStates runs encode (decode if inverse) with --states on in and
+// checks the stacked states: a whole number of n-row blocks, at least two,
+// the first equal to the input and the last to the output of the plain
+// call (to 1e-9: the plain call runs the batch in chunks).
+func checkStates(t *testing.T, dir, mp, in string, x, want *mat.Dense, inverse bool) {
+	t.Helper()
+	cmd := "encode"
+	if inverse {
+		cmd = "decode"
+	}
+	sp := filepath.Join(dir, filepath.Base(mp)+"-"+cmd+"-states.npy")
+	ok(t, dir, cmd, "--model", mp, "--in", in, "--out", sp+".out.npy", "--states", sp)
+	st := readNpy(t, sp)
+	n, d := x.Dims()
+	r, c := st.Dims()
+	if c != d || r%n != 0 || r/n < 2 {
+		t.Fatalf("%s --states: %d×%d, want a multiple ≥ 2 of %d rows and %d columns", cmd, r, c, n, d)
+	}
+	L := r/n - 1
+	if !mat.Equal(st.Slice(0, n, 0, d), x) {
+		t.Errorf("%s --states: the first block is not the input", cmd)
+	}
+	if !mat.EqualApprox(st.Slice(L*n, r, 0, d), want, 1e-9) {
+		t.Errorf("%s --states: the last block is not the output", cmd)
 	}
 }
