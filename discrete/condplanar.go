@@ -203,27 +203,13 @@ func (t *ConditionalPlanar) apply(op string, dst *mat.Dense, ldj []float64, x *m
 	var failed []int
 	for i := 0; i < n; i++ {
 		t.loadRow(i)
-		w, b := pl.w.Of(pl.p.Data), pl.b.Of(pl.p.Data)[0]
-		xi, yi := linRow(x, i), linRow(dst, i)
-		r := b
-		for j, v := range xi {
-			r += w[j] * v
-		}
-		a, sign := r, 1.0
-		if !inverse {
-			var ok bool
-			if a, ok = pl.solve(r); !ok {
-				failed = append(failed, i)
-			}
-			sign = -1
+		a, l, ok := pl.applyRow(linRow(dst, i), linRow(x, i), inverse, ldj != nil)
+		if !ok {
+			failed = append(failed, i)
 		}
 		t.a[i] = a
-		th := math.Tanh(a)
-		for j, v := range xi {
-			yi[j] = v + sign*pl.uh[j]*th
-		}
 		if ldj != nil {
-			ldj[i] += sign * math.Log(pl.det(th, planarSech2(a)))
+			ldj[i] += l
 		}
 	}
 	if failed != nil {

@@ -190,6 +190,33 @@ func planarSech2(a float64) float64 {
 	return 1 / (ch * ch)
 }
 
+// applyRow maps one row xi into yi (which may be xi) with the current
+// parameters (refresh first): the closed-form planar map when inverse is
+// set, its root-find inverse otherwise. It returns the pre-activation a,
+// the row's log-determinant term when wantLDJ is set (0 otherwise), and
+// whether the root find converged; a row that did not converge is still
+// written, from the last iterate.
+func (t *Planar) applyRow(yi, xi []float64, inverse, wantLDJ bool) (a, ldj float64, ok bool) {
+	w, b := t.w.Of(t.p.Data), t.b.Of(t.p.Data)[0]
+	r := b
+	for j, v := range xi {
+		r += w[j] * v
+	}
+	a, sign, ok := r, 1.0, true
+	if !inverse {
+		a, ok = t.solve(r)
+		sign = -1
+	}
+	th := math.Tanh(a)
+	for j, v := range xi {
+		yi[j] = v + sign*t.uh[j]*th
+	}
+	if wantLDJ {
+		ldj = sign * math.Log(t.det(th, planarSech2(a)))
+	}
+	return a, ldj, ok
+}
+
 // solve returns the root a of a + c tanh(a) = r and whether the safeguarded
 // Newton iteration converged. The root lies in [r − |c|, r + |c|]; each
 // iteration shrinks that bracket and takes the Newton step only when it
@@ -282,29 +309,15 @@ func (t *Planar) apply(op string, dst *mat.Dense, ldj []float64, x *mat.Dense, i
 		t.a = make([]float64, n)
 	}
 	t.a = t.a[:n]
-	w, b := t.w.Of(t.p.Data), t.b.Of(t.p.Data)[0]
 	var failed []int
 	for i := 0; i < n; i++ {
-		xi, yi := linRow(x, i), linRow(dst, i)
-		r := b
-		for j, v := range xi {
-			r += w[j] * v
-		}
-		a, sign := r, 1.0
-		if !inverse {
-			var ok bool
-			if a, ok = t.solve(r); !ok {
-				failed = append(failed, i)
-			}
-			sign = -1
+		a, l, ok := t.applyRow(linRow(dst, i), linRow(x, i), inverse, ldj != nil)
+		if !ok {
+			failed = append(failed, i)
 		}
 		t.a[i] = a
-		th := math.Tanh(a)
-		for j, v := range xi {
-			yi[j] = v + sign*t.uh[j]*th
-		}
 		if ldj != nil {
-			ldj[i] += sign * math.Log(t.det(th, planarSech2(a)))
+			ldj[i] += l
 		}
 	}
 	if failed != nil {
