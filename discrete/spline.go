@@ -299,49 +299,22 @@ func splineBin(knots []float64, v float64) int {
 // Forward sets y_i = τ(x_i; φ) and, if ldj is not nil, ldj_i = log τ'(x_i).
 // See Transformer.
 func (s *Spline) Forward(y, ldj, x, φ []float64) error {
-	const op = "discrete: Spline.Forward"
-	P := s.NumParams()
-	c := tfBlocks(op, P, x, y, ldj, φ)
-	if err := tfCheckParams(op, φ, P); err != nil {
-		return err
-	}
-	var buf [4*splineStackBins + 2]float64
-	w := s.scratch(buf[:])
-	k, b := s.k, s.b
-	j := 0
-	for i, xi := range x {
-		blk := φ[j*P : j*P+P]
-		if j++; j == c {
-			j = 0
-		}
-		if !tfFinite(xi) {
-			return tfNonFinite(op, i, xi)
-		}
-		if xi < -b || xi > b {
-			y[i] = xi
-			if ldj != nil {
-				ldj[i] = 0
-			}
-			continue
-		}
-		softmaxKnots(w.xk, w.p, blk[:k], b, s.minW)
-		softmaxKnots(w.yk, w.q, blk[k:2*k], b, s.minH)
-		bk := splineBin(w.xk, xi)
-		yi, l := rqsForward(xi, w.xk[bk], w.xk[bk+1], w.yk[bk], w.yk[bk+1], s.deriv(blk, bk), s.deriv(blk, bk+1))
-		y[i] = yi
-		if ldj != nil {
-			ldj[i] = l
-		}
-	}
-	return nil
+	return s.apply("discrete: Spline.Forward", false, y, ldj, x, φ)
 }
 
 // Inverse sets x_i = τ⁻¹(y_i; φ) and, if ldj is not nil,
 // ldj_i = −log τ'(x_i). See Transformer.
 func (s *Spline) Inverse(x, ldj, y, φ []float64) error {
-	const op = "discrete: Spline.Inverse"
+	return s.apply("discrete: Spline.Inverse", true, x, ldj, y, φ)
+}
+
+// apply implements Forward and Inverse: in is the call's input (x, or y
+// for the inverse) and out its output. Outside [−B, B] both directions are
+// the identity with log-derivative 0; inside, the bin is found among the
+// input's knots (x-knots forward, y-knots inverse).
+func (s *Spline) apply(op string, inverse bool, out, ldj, in, φ []float64) error {
 	P := s.NumParams()
-	c := tfBlocks(op, P, y, x, ldj, φ)
+	c := tfBlocks(op, P, in, out, ldj, φ)
 	if err := tfCheckParams(op, φ, P); err != nil {
 		return err
 	}
@@ -349,16 +322,16 @@ func (s *Spline) Inverse(x, ldj, y, φ []float64) error {
 	w := s.scratch(buf[:])
 	k, b := s.k, s.b
 	j := 0
-	for i, yi := range y {
+	for i, v := range in {
 		blk := φ[j*P : j*P+P]
 		if j++; j == c {
 			j = 0
 		}
-		if !tfFinite(yi) {
-			return tfNonFinite(op, i, yi)
+		if !tfFinite(v) {
+			return tfNonFinite(op, i, v)
 		}
-		if yi < -b || yi > b {
-			x[i] = yi
+		if v < -b || v > b {
+			out[i] = v
 			if ldj != nil {
 				ldj[i] = 0
 			}
@@ -366,11 +339,18 @@ func (s *Spline) Inverse(x, ldj, y, φ []float64) error {
 		}
 		softmaxKnots(w.xk, w.p, blk[:k], b, s.minW)
 		softmaxKnots(w.yk, w.q, blk[k:2*k], b, s.minH)
-		bk := splineBin(w.yk, yi)
-		xi, l := rqsInverse(yi, w.xk[bk], w.xk[bk+1], w.yk[bk], w.yk[bk+1], s.deriv(blk, bk), s.deriv(blk, bk+1))
-		x[i] = xi
+		var o, l float64
+		if inverse {
+			bk := splineBin(w.yk, v)
+			o, l = rqsInverse(v, w.xk[bk], w.xk[bk+1], w.yk[bk], w.yk[bk+1], s.deriv(blk, bk), s.deriv(blk, bk+1))
+			l = -l
+		} else {
+			bk := splineBin(w.xk, v)
+			o, l = rqsForward(v, w.xk[bk], w.xk[bk+1], w.yk[bk], w.yk[bk+1], s.deriv(blk, bk), s.deriv(blk, bk+1))
+		}
+		out[i] = o
 		if ldj != nil {
-			ldj[i] = -l
+			ldj[i] = l
 		}
 	}
 	return nil
