@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/odeflow/odeflow/internal/kernel"
 )
 
 // Activation is an elementwise nonlinearity σ with its first two derivatives.
@@ -175,17 +177,9 @@ func (a Activation) ApplyD(y, d1, x []float64) {
 		}
 	case ReLU:
 		// The hot activation of coupling and autoregressive conditioners:
-		// a branch per element instead of D2's switch.
-		for i, v := range x {
-			switch {
-			case v > 0:
-				y[i], d1[i] = v, 1
-			case v != v:
-				y[i], d1[i] = v, v
-			default:
-				y[i], d1[i] = 0, 0
-			}
-		}
+		// a vector kernel without branches (random signs defeat a branch
+		// predictor).
+		kernel.ReLUD(y, d1, x)
 	case LeakyReLU:
 		for i, v := range x {
 			if v > 0 {

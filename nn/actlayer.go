@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/odeflow/odeflow/internal/kernel"
+)
 
 // ActLayer applies an activation elementwise, y = σ(x), as a Layer of width
 // Dim → Dim with no parameters (gθ is ignored by its passes). Linear fuses
@@ -81,9 +85,7 @@ func (a *ActLayer) VJP(w Workspace, gx, _, gy []float64) {
 	if gx == nil {
 		return
 	}
-	for i, d := range ws.d1[:m] {
-		gx[i] = gy[i] * d
-	}
+	kernel.Mul(gx, gy, ws.d1[:m])
 }
 
 // JVP sets ẏ = σ'(x) ⊙ ẋ for every tangent row and records ẋ.

@@ -175,13 +175,8 @@ func tangentsOf(l, n, w, maxK int, what string) int {
 	return k
 }
 
-// add sets dst[i] += s[i].
-func add(dst, s []float64) {
-	s = s[:len(dst)]
-	for i := range dst {
-		dst[i] += s[i]
-	}
-}
+// add sets dst[i] += s[i] (len(s) ≥ len(dst)).
+func add(dst, s []float64) { kernel.Add(dst, s[:len(dst)]) }
 
 // curved reports whether σ” can be nonzero, so that the reverse pass through
 // a tangent computation needs it.

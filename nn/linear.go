@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/odeflow/odeflow/internal/kernel"
 )
 
 // Linear is an affine layer followed by an elementwise activation,
@@ -42,7 +44,7 @@ func NewLinear(p *Params, name string, in, out int, act Activation) *Linear {
 	if !act.Valid() {
 		panic("nn: invalid activation " + act.String())
 	}
-	l := &Linear{p: p, in: in, out: out, act: act, wide: out >= in}
+	l := &Linear{p: p, in: in, out: out, act: act, wide: out > in}
 	l.w = p.Reserve(name+"/W", out*in)
 	l.b = p.Reserve(name+"/b", out)
 	return l
@@ -228,9 +230,7 @@ func (l *Linear) wgrad(ws *linearWS, gθ, g1, x1 []float64, n1 int, g2, x2 []flo
 		if n2 > 0 {
 			gemm(true, false, out, in, n2, g2, out, x2, in, 1, ws.gw, in)
 		}
-		for i, m := range l.mask {
-			gW[i] += ws.gw[i] * m
-		}
+		kernel.MulAdd(gW, ws.gw, l.mask)
 	}
 }
 
@@ -262,9 +262,7 @@ func (l *Linear) Forward(w Workspace, y, x []float64) {
 				}
 			}
 		} else {
-			for i, m := range l.mask {
-				ws.weff[i] = W[i] * m
-			}
+			kernel.Mul(ws.weff, W, l.mask)
 		}
 	}
 	if n == 0 {
@@ -299,9 +297,7 @@ func (l *Linear) VJP(w Workspace, gx, gθ, gy []float64) {
 	gh := gy
 	if l.act != Identity {
 		gh = ws.gh[:n*l.out]
-		for i, d := range ws.d1[:n*l.out] {
-			gh[i] = gy[i] * d
-		}
+		kernel.Mul(gh, gy, ws.d1[:n*l.out])
 	}
 	if gθ != nil {
 		l.bgrad(gθ, gh, n)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/odeflow/odeflow/internal/kernel"
 )
 
 // Optimizer updates a flat parameter vector from its gradient. The learning
@@ -162,6 +164,7 @@ type Adam struct {
 	s         AdamSettings
 	decoupled bool
 	train     []bool
+	runs      [][2]int // maximal runs [lo, hi) of trainable entries
 	m, v      []float64
 	t         int
 }
@@ -180,6 +183,18 @@ func NewAdamW(n int, trainable []bool, s *AdamSettings) *Adam {
 
 func newAdam(n int, trainable []bool, s *AdamSettings, decoupled bool) *Adam {
 	o := &Adam{decoupled: decoupled, train: trainableMask(n, trainable), m: make([]float64, n), v: make([]float64, n)}
+	for i := 0; i < n; {
+		if !o.train[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < n && o.train[j] {
+			j++
+		}
+		o.runs = append(o.runs, [2]int{i, j})
+		i = j
+	}
 	if s != nil {
 		o.s = *s
 	}
@@ -205,25 +220,31 @@ func (o *Adam) Settings() AdamSettings { return o.s }
 func (o *Adam) Decoupled() bool { return o.decoupled }
 
 // Step takes one Adam (or AdamW) step. It does not allocate.
+//
+// The update is computed as
+//
+//	x ← (x − lr·λ·x) − (lr/(1−β1ᵗ))·m / (√(v/(1−β2ᵗ)) + ε)
+//
+// (the first term AdamW's), each operation rounded once in that order, by
+// a vector kernel where the CPU has one: the same bits on every CPU.
 func (o *Adam) Step(x, g []float64, lr float64) {
 	checkStep(x, g, len(o.m))
 	o.t++
-	b1, b2, eps, wd := o.s.Beta1, o.s.Beta2, o.s.Eps, o.s.WeightDecay
-	c1 := 1 - math.Pow(b1, float64(o.t))
-	c2 := 1 - math.Pow(b2, float64(o.t))
-	for i, tr := range o.train {
-		if !tr {
-			continue
-		}
-		gi := g[i]
-		if o.decoupled {
-			x[i] -= lr * wd * x[i]
-		} else {
-			gi += wd * x[i]
-		}
-		o.m[i] = b1*o.m[i] + (1-b1)*gi
-		o.v[i] = b2*o.v[i] + (1-b2)*gi*gi
-		x[i] -= lr * (o.m[i] / c1) / (math.Sqrt(o.v[i]/c2) + eps)
+	c := kernel.AdamCoef{
+		B1: o.s.Beta1, A1: 1 - o.s.Beta1,
+		B2: o.s.Beta2, A2: 1 - o.s.Beta2,
+		IVC:  1 / (1 - math.Pow(o.s.Beta2, float64(o.t))),
+		Eps:  o.s.Eps,
+		Step: lr / (1 - math.Pow(o.s.Beta1, float64(o.t))),
+	}
+	if o.decoupled {
+		c.Decay = lr * o.s.WeightDecay
+	} else {
+		c.L2 = o.s.WeightDecay
+	}
+	for _, r := range o.runs {
+		lo, hi := r[0], r[1]
+		kernel.Adam(x[lo:hi], g[lo:hi], o.m[lo:hi], o.v[lo:hi], &c)
 	}
 }
 
@@ -356,8 +377,77 @@ func ClipGradNorm(g []float64, trainable []bool, maxNorm float64) float64 {
 		panic(fmt.Sprintf("nn: ClipGradNorm: trainable has length %d, want %d", len(trainable), len(g)))
 	}
 	on := func(i int) bool { return trainable == nil || trainable[i] }
-	// Scaled sum of squares (as in BLAS dnrm2) so that large entries do not
-	// overflow.
+	norm := math.Sqrt(sumSquares(g, trainable))
+	if math.IsNaN(norm) {
+		return norm
+	}
+	if math.IsInf(norm, 1) || norm < 1e-140 {
+		// The plain sum overflowed, or squares may have underflowed.
+		norm = safeNorm(g, on)
+	}
+	if math.IsInf(norm, 0) || norm <= maxNorm {
+		return norm
+	}
+	f := maxNorm / norm
+	for i := range g {
+		if on(i) {
+			g[i] *= f
+		}
+	}
+	return norm
+}
+
+// sumSquares returns the sum of squares of the trainable entries of g
+// (trainable nil means all: a vector kernel), in interleaved partial sums.
+func sumSquares(g []float64, trainable []bool) float64 {
+	if trainable == nil {
+		return kernel.SumSq(g)
+	}
+	var s0, s1, s2, s3 float64
+	n := len(g)
+	i := 0
+	if trainable == nil {
+		for ; i+4 <= n; i += 4 {
+			a0, a1, a2, a3 := g[i], g[i+1], g[i+2], g[i+3]
+			s0 += a0 * a0
+			s1 += a1 * a1
+			s2 += a2 * a2
+			s3 += a3 * a3
+		}
+	} else {
+		trainable = trainable[:n]
+		for ; i+4 <= n; i += 4 {
+			a0, a1, a2, a3 := g[i], g[i+1], g[i+2], g[i+3]
+			if !trainable[i] {
+				a0 = 0
+			}
+			if !trainable[i+1] {
+				a1 = 0
+			}
+			if !trainable[i+2] {
+				a2 = 0
+			}
+			if !trainable[i+3] {
+				a3 = 0
+			}
+			s0 += a0 * a0
+			s1 += a1 * a1
+			s2 += a2 * a2
+			s3 += a3 * a3
+		}
+	}
+	for ; i < n; i++ {
+		if trainable == nil || trainable[i] {
+			s0 += g[i] * g[i]
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// safeNorm is the Euclidean norm of the entries on, as a scaled sum of
+// squares (BLAS dnrm2) so that it neither overflows nor underflows: the
+// fallback of ClipGradNorm when the plain sum of squares does.
+func safeNorm(g []float64, on func(int) bool) float64 {
 	scale, ssq := 0.0, 1.0
 	for i, v := range g {
 		if !on(i) || v == 0 {
@@ -374,17 +464,7 @@ func ClipGradNorm(g []float64, trainable []bool, maxNorm float64) float64 {
 			ssq += (a / scale) * (a / scale)
 		}
 	}
-	norm := scale * math.Sqrt(ssq)
-	if math.IsInf(norm, 0) || norm <= maxNorm {
-		return norm
-	}
-	f := maxNorm / norm
-	for i := range g {
-		if on(i) {
-			g[i] *= f
-		}
-	}
-	return norm
+	return scale * math.Sqrt(ssq)
 }
 
 var (

@@ -241,6 +241,24 @@ func TestClipGradNorm(t *testing.T) {
 	if n := ClipGradNorm(g, nil, 1); !closeRel(n, 5e200, 1e-15) || !closeRel(floats.Norm(g, 2), 1, 1e-15) {
 		t.Errorf("huge: norm %v, after %v", n, g)
 	}
+	// Tiny entries whose squares underflow still give their norm.
+	g = []float64{3e-200, 0, 4e-200}
+	if n := ClipGradNorm(g, nil, 1); !closeRel(n, 5e-200, 1e-15) || g[0] != 3e-200 {
+		t.Errorf("tiny: norm %v, g %v", n, g)
+	}
+	// Many entries (the unrolled sum and its tail), some frozen.
+	g = make([]float64, 103)
+	tr = make([]bool, len(g))
+	want := 0.0
+	for i := range g {
+		g[i] = float64(i%7) - 3
+		if tr[i] = i%5 != 0; tr[i] {
+			want += g[i] * g[i]
+		}
+	}
+	if n := ClipGradNorm(g, tr, math.Inf(1)); !closeRel(n, math.Sqrt(want), 1e-15) {
+		t.Errorf("unrolled: norm %v, want %v", n, math.Sqrt(want))
+	}
 	// A NaN gradient is reported and left alone.
 	g = []float64{1, math.NaN()}
 	if n := ClipGradNorm(g, nil, 0.5); !math.IsNaN(n) || g[0] != 1 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/odeflow/odeflow"
@@ -37,6 +38,7 @@ type loop struct {
 	flow      *odeflow.Flow
 	params    *nn.Params
 	trainable []bool
+	clipMask  []bool // trainable, or nil if every parameter is (a faster norm)
 	opt       nn.Optimizer
 	sched     nn.Schedule
 	clip      float64
@@ -106,6 +108,11 @@ func newLoop(op string, flow *odeflow.Flow, s *Settings, defaultIters int) *loop
 		ckptEvery:     s.CheckpointEvery,
 		bestLoss:      math.NaN(),
 		clip:          math.Inf(1),
+	}
+	if !slices.Contains(l.trainable, false) {
+		l.clipMask = nil
+	} else {
+		l.clipMask = l.trainable
 	}
 	if l.total == 0 && s.Epochs == 0 {
 		l.total = defaultIters
@@ -195,7 +202,7 @@ func (l *loop) iterate() (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("loss is %v: %w", loss, ErrNonFinite)
 	}
-	norm := nn.ClipGradNorm(l.grad, l.trainable, l.clip)
+	norm := nn.ClipGradNorm(l.grad, l.clipMask, l.clip)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return loss, fmt.Errorf("gradient norm is %v: %w", norm, ErrNonFinite)
 	}
