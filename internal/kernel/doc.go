@@ -1,7 +1,8 @@
 // Package kernel holds the numerical hot loops of Odeflow's neural fields
-// and layers: a dense matrix product (Gemm) and a fused tanh activation pass
-// (TanhBias), with assembly micro-kernels for amd64 and a portable Go
-// fallback.
+// and layers: a dense matrix product (Gemm), a fused tanh activation pass
+// (TanhBias) and the elementwise passes of a training step (Adam, ReLUD,
+// Mul, Add, MulAdd, SumSq), with assembly kernels for amd64 and a portable
+// Go fallback.
 //
 // # Matrix product
 //
@@ -50,6 +51,19 @@
 // measured on two million points). Both branches run for every value and one
 // division serves both. It costs about 1.1 ns per value with AVX-512 and 2.5
 // with AVX2, against 13 for a loop over math.Tanh.
+//
+// # Elementwise passes
+//
+// The passes of a training step that are not products run through small
+// vector kernels too (AVX-512F eight values at a time when the avx512 Gemm
+// kernel is active, else AVX four at a time, the tail in Go): Adam's update
+// (Adam), the ReLU activation with its derivative (ReLUD, no branches: the
+// random signs of pre-activations defeat a branch predictor), Mul, Add and
+// MulAdd (σ'-products, bias-gradient sums, MADE masks) and the sum of
+// squares of a gradient norm (SumSq). Every one but SumSq performs the
+// Go loop's operations in the same order with the same roundings (no fused
+// multiply-add), so its result is the same on every CPU; SumSq keeps 32,
+// 16 or 4 partial sums depending on the kernel.
 //
 // # Selection and build tags
 //
