@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/odeflow/odeflow"
+	"github.com/odeflow/odeflow/nn"
 )
 
 // Fit trains flow by maximum likelihood on the rows of x (n×d; c holds one
@@ -153,6 +154,8 @@ type mlObjective struct {
 	batch    int
 	perEpoch int
 	finger   uint64
+	noise    nn.Schedule // Settings.InputNoise
+	rng      *rand.Rand  // draws the noise from src
 
 	xb, cb *mat.Dense // the minibatch
 	lp, w  []float64
@@ -164,7 +167,10 @@ type mlObjective struct {
 
 func newMLObjective(flow *odeflow.Flow, x, c *mat.Dense, s *Settings, src rand.Source) (*mlObjective, error) {
 	n, d := x.Dims()
-	m := &mlObjective{flow: flow, x: x, c: c, src: src, finger: fingerprint(x, c)}
+	m := &mlObjective{flow: flow, x: x, c: c, src: src, finger: fingerprint(x, c), noise: s.InputNoise}
+	if m.noise != nil {
+		m.rng = rand.New(src)
+	}
 	m.order = make([]int, n)
 	for i := range m.order {
 		m.order[i] = i
@@ -278,9 +284,19 @@ func (m *mlObjective) step(g []float64, it int) (float64, error) {
 	if pos == 0 {
 		shuffle(m.perm, m.src)
 	}
+	sd := 0.0
+	if m.noise != nil {
+		sd = m.noise.LR(it)
+	}
 	for r, k := range m.perm[pos*m.batch : (pos+1)*m.batch] {
 		i := m.trainIdx[k]
-		copy(m.xb.RawRowView(r), m.x.RawRowView(i))
+		row := m.xb.RawRowView(r)
+		copy(row, m.x.RawRowView(i))
+		if sd > 0 {
+			for j := range row {
+				row[j] += sd * m.rng.NormFloat64()
+			}
+		}
 		if m.cb != nil {
 			copy(m.cb.RawRowView(r), m.c.RawRowView(i))
 		}

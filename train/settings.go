@@ -92,6 +92,17 @@ type Settings struct {
 	Iterations int
 	Epochs     int
 
+	// InputNoise (ML), if not nil, gives a standard deviation per iteration
+	// (its LR method; a value ≤ 0 or NaN adds nothing): fresh Gaussian
+	// noise of that size, drawn from Src, is added to every coordinate of
+	// every training minibatch row (never to validation rows). This is
+	// noise regularization (Rothfuss et al. 2019, "Noise Regularization
+	// for Conditional Density Estimation", arXiv:1907.08982): it smooths
+	// the fitted density, which curbs overfitting on small data sets, at
+	// the price of fitting the data convolved with the noise (variance
+	// +s² per coordinate) unless the schedule takes it to zero.
+	InputNoise nn.Schedule
+
 	// Src supplies all the randomness of the loop: the validation split and
 	// the epoch permutations (ML), the flow's samples (KL). nil means
 	// rand.NewPCG(1, 2). With checkpoints it must implement Stateful (PCG
