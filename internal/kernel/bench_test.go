@@ -30,6 +30,12 @@ func BenchmarkGemm(b *testing.B) {
 			prod{fmt.Sprintf("XW-out2/%d", rows), false, true, rows, 2, 64}, // last layer
 		)
 	}
+	// A 128-128 conditioner layer of a coupling flow at batch 128.
+	prods = append(prods,
+		prod{"cond/XWt/128", false, true, 128, 128, 128},
+		prod{"cond/GW/128", false, false, 128, 128, 128},
+		prod{"cond/GtX/128", true, false, 128, 128, 128},
+	)
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, p := range prods {
 		lda, ldb := p.k, p.n
