@@ -214,20 +214,24 @@ func TestLinearDerivatives(t *testing.T) {
 	shapes := []struct{ in, out int }{{2, 5}, {6, 3}, {4, 4}}
 	for _, act := range allActs {
 		for _, sh := range shapes {
-			for _, masked := range []bool{false, true} {
-				name := fmt.Sprintf("%v/%d→%d/masked=%v", act, sh.in, sh.out, masked)
+			for _, masked := range []string{"dense", "masked", "ones"} {
+				name := fmt.Sprintf("%v/%d→%d/%s", act, sh.in, sh.out, masked)
 				t.Run(name, func(t *testing.T) {
 					p := &Params{}
 					p.Reserve("other", 3) // the layer's blocks do not start at 0
 					var l *Linear
-					if masked {
+					if masked != "dense" {
+						// "ones": a mask of ones, whose products the layer skips.
 						mask := make([]float64, sh.in*sh.out)
 						for i := range mask {
-							if rnd.IntN(3) > 0 {
+							if masked == "ones" || rnd.IntN(3) > 0 {
 								mask[i] = 1
 							}
 						}
 						l = NewMaskedLinear(p, "lin", sh.in, sh.out, act, mask)
+						if got := l.Mask(); len(got) != len(mask) {
+							t.Fatalf("Mask() has length %d", len(got))
+						}
 					} else {
 						l = NewLinear(p, "lin", sh.in, sh.out, act)
 					}

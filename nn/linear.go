@@ -29,7 +29,8 @@ type Linear struct {
 	in, out int
 	act     Activation
 	w, b    Slot
-	mask    []float64
+	mask    []float64 // the mask the products apply: nil if dense or all ones
+	given   []float64 // the mask as given (Mask), nil for a dense layer
 	wide    bool
 }
 
@@ -63,7 +64,15 @@ func NewMaskedLinear(p *Params, name string, in, out int, act Activation, mask [
 		}
 	}
 	l := NewLinear(p, name, in, out, act)
-	l.mask = append([]float64(nil), mask...)
+	l.given = append([]float64(nil), mask...)
+	// A mask of ones (MADE's hidden-to-hidden masks when every hidden unit
+	// has the same degree, as for d = 2) changes nothing: skip its products.
+	for _, v := range mask {
+		if v == 0 {
+			l.mask = l.given
+			break
+		}
+	}
 	return l
 }
 
@@ -87,10 +96,10 @@ func (l *Linear) Bias() Slot { return l.b }
 
 // Mask returns a copy of the mask, or nil for a dense layer.
 func (l *Linear) Mask() []float64 {
-	if l.mask == nil {
+	if l.given == nil {
 		return nil
 	}
-	return append([]float64(nil), l.mask...)
+	return append([]float64(nil), l.given...)
 }
 
 // Init fills W by init (fan-in In, fan-out Out) from src, zeroes the masked
