@@ -28,8 +28,13 @@ permutation of the 2000 training rows (ring of Gaussians: 8 modes on a
 circle of radius 3, std 0.25) visited in floor(2000 / batch) full batches,
 each: gather, forward, backward, optimizer step -- what train.Fit does.
 
-Usage:  python3 bench/torch_flows.py [--threads 2] [--batch 128,256]
-                                     [--epochs 12] [--json]
+Usage:  python3 bench/torch_flows.py [--threads 2] [--blas-threads N]
+                                     [--batch 128,256] [--epochs 12] [--json]
+
+--threads sets torch's threads and, unless --blas-threads says otherwise,
+those of the BLAS that Debian's torch calls for its matrix products
+(OpenBLAS keeps its own thread pool, which torch.set_num_threads does not
+reach: --threads 1 alone would still multiply matrices on every core).
 Prints seconds per epoch for each model and batch size: the fastest epoch
 in wall-clock time (robust to other load on a shared machine) and the
 median, after one warm-up epoch that is not counted, and the fastest epoch
@@ -39,12 +44,35 @@ unaffected by waiting for a core on a loaded machine).
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 
-import numpy as np
-import torch
-import torch.nn as nn
+
+def parse_args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch intra-op threads (torch.set_num_threads)")
+    ap.add_argument("--blas-threads", type=int, default=0,
+                    help="threads of the BLAS behind torch's matmuls (Debian's torch "
+                         "calls OpenBLAS, which keeps its own pool): OPENBLAS_NUM_THREADS, "
+                         "set before torch loads; 0 (default) means --threads")
+    ap.add_argument("--batch", default="128,256")
+    ap.add_argument("--epochs", type=int, default=12, help="timed epochs per model and batch")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--json", action="store_true")
+    return ap.parse_args()
+
+
+ARGS = parse_args()
+BLAS_THREADS = ARGS.blas_threads or ARGS.threads
+# OpenBLAS and OpenMP read these when torch (and its BLAS) loads.
+os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)
+os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
@@ -207,13 +235,7 @@ def epoch(flow, opt, x, batch):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", default="128,256")
-    ap.add_argument("--epochs", type=int, default=12, help="timed epochs per model and batch")
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = ARGS
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     x = ring_gaussians(args.n, np.random.default_rng(1))
@@ -230,13 +252,15 @@ def main():
                 losses.append(epoch(flow, opt, x, batch))
                 times.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)
-            rows.append(dict(model=name, batch=batch, threads=args.threads, params=nparams,
+            rows.append(dict(model=name, batch=batch, threads=args.threads,
+                             blas_threads=BLAS_THREADS, params=nparams,
                              min_s=min(times), median_s=statistics.median(times),
                              min_cpu_s=min(cpu), last_loss=losses[-1]))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"torch {torch.__version__}, threads {args.threads}, float64, n = {args.n}")
+    print(f"torch {torch.__version__}, threads {args.threads}, BLAS threads {BLAS_THREADS}, "
+          f"float64, n = {args.n}")
     print(f"{'model':8} {'batch':>5} {'params':>7} {'min s/epoch':>12} {'median':>10} "
           f"{'min CPU s':>12} {'loss':>8}")
     for r in rows:
