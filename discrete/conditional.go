@@ -32,7 +32,7 @@ type condNet struct {
 // forward sets out = net(in) for n rows, recording in the workspace.
 func (c *condNet) forward(out, in []float64, n int) {
 	if c.ws == nil || n > c.cap {
-		c.ws = c.net.NewWorkspace(n, 0)
+		c.ws = c.net.NewParallelWorkspace(n)
 		c.cap = n
 	}
 	c.net.Forward(c.ws, out, in)

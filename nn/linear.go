@@ -206,8 +206,10 @@ func (l *Linear) backProd(ws *linearWS, c, g []float64, rows int) {
 }
 
 // wgrad adds (g1ᵀ x1 + g2ᵀ x2) ⊙ M to the W block of gθ (g2 may be empty).
-func (l *Linear) wgrad(ws *linearWS, gθ, g1, x1 []float64, n1 int, g2, x2 []float64, n2 int) {
-	gW := l.w.Of(gθ)
+//
+// gθ holds the parameters from index off on (see vjpAt).
+func (l *Linear) wgrad(ws *linearWS, gθ []float64, off int, g1, x1 []float64, n1 int, g2, x2 []float64, n2 int) {
+	gW := l.w.at(gθ, off)
 	in, out := l.in, l.out
 	switch {
 	case l.wide:
@@ -243,9 +245,10 @@ func (l *Linear) wgrad(ws *linearWS, gθ, g1, x1 []float64, n1 int, g2, x2 []flo
 	}
 }
 
-// bgrad adds the column sums of g (n×Out) to the b block of gθ.
-func (l *Linear) bgrad(gθ, g []float64, n int) {
-	gb := l.b.Of(gθ)
+// bgrad adds the column sums of g (n×Out) to the b block of gθ, which
+// holds the parameters from index off on.
+func (l *Linear) bgrad(gθ []float64, off int, g []float64, n int) {
+	gb := l.b.at(gθ, off)
 	for i := 0; i < n; i++ {
 		add(gb, g[i*l.out:(i+1)*l.out])
 	}
@@ -295,11 +298,17 @@ func (l *Linear) Forward(w Workspace, y, x []float64) {
 // VJP sets gx = gyᵀ ∂y/∂x (if gx is not nil) and adds the gradients of
 // gy·y with respect to W and b to gθ (if not nil). See Layer.
 func (l *Linear) VJP(w Workspace, gx, gθ, gy []float64) {
-	ws := l.ws(w, 1)
+	checkLenOrNil(gθ, len(l.p.Data), "Linear gθ")
+	l.vjpAt(l.ws(w, 1), gx, gθ, 0, gy)
+}
+
+// vjpAt is VJP with gθ holding the parameters from index off on: gθ[i]
+// is the gradient of parameter off+i (the caller checks that gθ covers
+// the layer's blocks).
+func (l *Linear) vjpAt(ws *linearWS, gx, gθ []float64, off int, gy []float64) {
 	n := ws.n
 	checkLen(gy, n*l.out, "Linear gy")
 	checkLenOrNil(gx, n*l.in, "Linear gx")
-	checkLenOrNil(gθ, len(l.p.Data), "Linear gθ")
 	if n == 0 {
 		return
 	}
@@ -309,8 +318,8 @@ func (l *Linear) VJP(w Workspace, gx, gθ, gy []float64) {
 		kernel.Mul(gh, gy, ws.d1[:n*l.out])
 	}
 	if gθ != nil {
-		l.bgrad(gθ, gh, n)
-		l.wgrad(ws, gθ, gh, ws.x, n, nil, nil, 0)
+		l.bgrad(gθ, off, gh, n)
+		l.wgrad(ws, gθ, off, gh, ws.x, n, nil, nil, 0)
 	}
 	if gx != nil {
 		l.backProd(ws, gx, gh, n)
@@ -415,8 +424,8 @@ func (l *Linear) TangentVJP(w Workspace, gx, gxd, gθ, gy, gyd []float64) {
 		}
 	}
 	if gθ != nil {
-		l.bgrad(gθ, gh, n)
-		l.wgrad(ws, gθ, gh, ws.x, n, ghd, ws.xd, n*k)
+		l.bgrad(gθ, 0, gh, n)
+		l.wgrad(ws, gθ, 0, gh, ws.x, n, ghd, ws.xd, n*k)
 	}
 	if gx != nil {
 		l.backProd(ws, gx, gh, n)

@@ -210,9 +210,18 @@ func (m *MLP) ws(w Workspace, minState int) *mlpWS {
 // Forward sets y = f(x) and records the intermediate activations (x itself
 // by reference). See Layer.
 func (m *MLP) Forward(w Workspace, y, x []float64) {
+	if pw, ok := w.(*parWS); ok {
+		m.forwardPar(pw, y, x)
+		return
+	}
 	ws := m.ws(w, 0)
 	n := rowsOf(x, m.In(), ws.maxN, "MLP x")
 	checkLen(y, n*m.Out(), "MLP y")
+	m.forward(ws, y, x, n)
+}
+
+// forward is Forward on n checked rows.
+func (m *MLP) forward(ws *mlpWS, y, x []float64, n int) {
 	ws.n, ws.k, ws.state = n, 0, 1
 	cur := x
 	for l, layer := range m.layers {
@@ -231,11 +240,22 @@ func (m *MLP) Forward(w Workspace, y, x []float64) {
 // VJP sets gx = gyᵀ ∂f/∂x (if gx is not nil) and adds gyᵀ ∂f/∂θ to gθ (if
 // not nil). See Layer.
 func (m *MLP) VJP(w Workspace, gx, gθ, gy []float64) {
+	if pw, ok := w.(*parWS); ok {
+		m.vjpPar(pw, gx, gθ, gy)
+		return
+	}
 	ws := m.ws(w, 1)
 	n := ws.n
 	checkLen(gy, n*m.Out(), "MLP gy")
 	checkLenOrNil(gx, n*m.In(), "MLP gx")
 	checkLenOrNil(gθ, len(m.p.Data), "MLP gθ")
+	m.vjp(ws, gx, gθ, 0, gy)
+}
+
+// vjp is VJP on checked arguments, gθ holding the parameters from index
+// off on.
+func (m *MLP) vjp(ws *mlpWS, gx, gθ []float64, off int, gy []float64) {
+	n := ws.n
 	g, buf := gy, 0
 	for l := len(m.layers) - 1; l >= 0; l-- {
 		layer := m.layers[l]
@@ -244,7 +264,7 @@ func (m *MLP) VJP(w Workspace, gx, gθ, gy []float64) {
 			gin = ws.g[buf][:n*layer.in]
 			buf ^= 1
 		}
-		layer.VJP(ws.ls[l], gin, gθ, g)
+		layer.vjpAt(layer.ws(ws.ls[l], 1), gin, gθ, off, g)
 		if m.res[l] && gin != nil {
 			add(gin, g)
 		}
@@ -255,6 +275,7 @@ func (m *MLP) VJP(w Workspace, gx, gθ, gy []float64) {
 // JVP sets ẏ = (∂f/∂x) ẋ for every tangent row and records the
 // intermediate tangents (ẋ itself by reference). See Layer.
 func (m *MLP) JVP(w Workspace, yd, xd []float64) {
+	noTangents(w, "JVP")
 	ws := m.ws(w, 1)
 	n := ws.n
 	k := tangentsOf(len(xd), n, m.In(), ws.maxK, "MLP ẋ")
@@ -276,6 +297,7 @@ func (m *MLP) JVP(w Workspace, yd, xd []float64) {
 
 // TangentVJP is the reverse pass through Forward and JVP; see Layer.
 func (m *MLP) TangentVJP(w Workspace, gx, gxd, gθ, gy, gyd []float64) {
+	noTangents(w, "TangentVJP")
 	ws := m.ws(w, 2)
 	n, k := ws.n, ws.k
 	checkLenOrNil(gy, n*m.Out(), "MLP gy")

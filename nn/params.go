@@ -14,6 +14,12 @@ type Slot struct {
 // or gradient vector). The result shares v's storage and has capacity Len.
 func (s Slot) Of(v []float64) []float64 { return v[s.Off : s.Off+s.Len : s.Off+s.Len] }
 
+// at is Of for a vector v that holds the parameters from index off on.
+func (s Slot) at(v []float64, off int) []float64 {
+	o := s.Off - off
+	return v[o : o+s.Len : o+s.Len]
+}
+
 // View describes one named block of a Params.
 type View struct {
 	Name   string

@@ -1,0 +1,192 @@
+// Package par runs two pieces of work at once on a spinning helper
+// goroutine, for splits of a few tens of microseconds, where starting a
+// goroutine or waking a parked one costs as much as the work.
+//
+// Do(a, b) runs b on an idle helper and a on the calling goroutine, and
+// returns when both are done. The helpers (one per CPU beyond the first)
+// poll for work without yielding for 200 µs after their last task, then
+// park; a parked or busy helper is not waited for: the caller runs both
+// halves itself (and wakes a parked helper for the next call). When the
+// caller keeps waiting for its helper longer than it worked (three calls in
+// a row, or once by more than 200 µs: the helper's thread is not getting a
+// CPU, the machine is loaded), Do runs serially for 50 ms, twice as long
+// each time the helpers are found slow again (up to 2 s). With GOMAXPROCS
+// = 1 it always runs serially.
+//
+// The work must not depend on which goroutine runs it: callers split it
+// the same way whether or not a helper takes a half, so that results do
+// not depend on the number of threads.
+package par
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Task is a piece of work for Do.
+type Task interface{ Run() }
+
+// spinFor is how long an idle helper polls for work before it parks.
+const spinFor = 200 * time.Microsecond
+
+const maxHelpers = 15
+
+// Do runs a.Run() on the calling goroutine and b.Run() on an idle helper
+// if one is free (else on the caller, after a), and returns when both have
+// returned. It allocates nothing after the first call.
+func Do(a, b Task) {
+	if runtime.GOMAXPROCS(0) < 2 || time.Now().UnixNano() < backoffUntil.Load() {
+		a.Run()
+		b.Run()
+		return
+	}
+	var (
+		h   *helper
+		gen uint64
+	)
+	for _, c := range pool.helpers() {
+		if g, ok := c.offer(b); ok {
+			h, gen = c, g
+			break
+		}
+	}
+	if h == nil {
+		a.Run()
+		b.Run()
+		return
+	}
+	start := time.Now()
+	a.Run()
+	mid := time.Now()
+	h.wait(gen)
+	throttle(mid.Sub(start), time.Since(mid))
+}
+
+// throttle watches how long Do waits for its helper after running its own
+// half (see the package documentation).
+func throttle(work, wait time.Duration) {
+	if wait <= work+20*time.Microsecond {
+		strikes.Store(0)
+		backoff.Store(int64(minBackoff))
+		return
+	}
+	if strikes.Add(1) < 3 && wait <= 200*time.Microsecond {
+		return
+	}
+	strikes.Store(0)
+	d := backoff.Load()
+	backoffUntil.Store(time.Now().UnixNano() + d)
+	backoff.Store(min(2*d, int64(maxBackoff)))
+}
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+var (
+	backoffUntil atomic.Int64 // Unix ns until which Do is serial
+	backoff      atomic.Int64 // the next serial period, ns
+	strikes      atomic.Int32 // slow calls in a row
+)
+
+func init() { backoff.Store(int64(minBackoff)) }
+
+// Helper states.
+const (
+	hIdle    = iota // polling, ready for a task
+	hClaimed        // a caller is posting a task
+	hWorking        // a task is posted or running
+	hParked         // blocked on wake
+)
+
+// helper is one goroutine that runs the second halves of Do.
+type helper struct {
+	state    atomic.Int32
+	finished atomic.Uint64 // tasks completed
+	task     Task
+	wake     chan struct{} // capacity 1
+}
+
+// offer posts t if the helper is idle and returns the number of finished
+// tasks to wait beyond. A parked helper is woken for later calls and
+// declines.
+func (h *helper) offer(t Task) (uint64, bool) {
+	if !h.state.CompareAndSwap(hIdle, hClaimed) {
+		if h.state.Load() == hParked {
+			select {
+			case h.wake <- struct{}{}:
+			default:
+			}
+		}
+		return 0, false
+	}
+	gen := h.finished.Load()
+	h.task = t
+	h.state.Store(hWorking)
+	return gen, true
+}
+
+// wait returns once the task posted after gen finished tasks is done.
+func (h *helper) wait(gen uint64) {
+	for i := 1; h.finished.Load() == gen; i++ {
+		if i%4096 == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// loop runs posted tasks, polling while idle for up to spinFor, then
+// parking until offer wakes it. It polls without yielding: a yield would
+// let the runtime resume it on the caller's thread, serializing the halves.
+func (h *helper) loop() {
+	// A helper starts parked (so that no call waits for a goroutine that
+	// has not started yet): announce that it now polls.
+	h.state.Store(hIdle)
+	idle := time.Now()
+	for i := 1; ; i++ {
+		switch h.state.Load() {
+		case hWorking:
+			t := h.task
+			h.task = nil
+			t.Run()
+			h.finished.Add(1)
+			h.state.Store(hIdle)
+			idle = time.Now()
+			continue
+		case hClaimed:
+			continue
+		}
+		if i%1024 != 0 {
+			continue
+		}
+		if (time.Since(idle) > spinFor || runtime.GOMAXPROCS(0) < 2) && h.state.CompareAndSwap(hIdle, hParked) {
+			<-h.wake
+			h.state.Store(hIdle)
+			idle = time.Now()
+		}
+	}
+}
+
+// helperPool starts the helpers on first use: as many as the CPUs less
+// one, at most maxHelpers.
+type helperPool struct {
+	once sync.Once
+	hs   []*helper
+}
+
+var pool helperPool
+
+func (p *helperPool) helpers() []*helper {
+	p.once.Do(func() {
+		for range min(runtime.NumCPU()-1, maxHelpers) {
+			h := &helper{wake: make(chan struct{}, 1)}
+			h.state.Store(hParked)
+			p.hs = append(p.hs, h)
+			go h.loop()
+		}
+	})
+	return p.hs
+}
