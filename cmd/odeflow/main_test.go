@@ -444,6 +444,7 @@ func TestBadInputs(t *testing.T) {
 		{"valid and frac", []string{"train", "--model", "nice", "--data", data, "--valid", data, "--valid-frac", "0.2", "--out", "out.npy"}, exitUsage, "exclude"},
 		{"bad frac", []string{"train", "--model", "nice", "--data", data, "--valid-frac", "1.5", "--out", "out.npy"}, exitUsage, "valid-frac"},
 		{"negative lr", []string{"train", "--model", "nice", "--data", data, "--lr", "-1", "--out", "out.npy"}, exitUsage, "--lr"},
+		{"negative input noise", []string{"train", "--model", "nice", "--data", data, "--input-noise", "-0.1", "--out", "out.npy"}, exitUsage, "--input-noise"},
 		{"plot 3-D", []string{"plot", "--model", "m3.odfl", "--out", "out.png"}, exitError, "2-D models only"},
 		{"temperature", []string{"sample", "--model", mp, "--temperature", "-1", "--out", "out.npy"}, exitUsage, "temperature"},
 		{"context for unconditional", []string{"sample", "--model", mp, "--context", data, "--out", "out.npy"}, exitUsage, "unconditional"},
@@ -538,6 +539,41 @@ func TestResume(t *testing.T) {
 	if r := runBin(t, dir, "train", "--resume", "half.odfl", "--data", data, "--hidden", "4", "--iterations", "60"); r.code != exitUsage ||
 		!strings.Contains(r.stderr, "cannot change") {
 		t.Errorf("resume with another architecture: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestInputNoise trains with --input-noise: the noise changes the model,
+// and a resumed run (the setting is saved with the model) ends where an
+// uninterrupted one does.
+func TestInputNoise(t *testing.T) {
+	dir := t.TempDir()
+	data := toyData(t, dir, "8gaussians", 300, 2)
+	common := []string{"--model", "realnvp", "--hidden", "8", "--data", data, "--batch-size", "64", "--seed", "5"}
+	ok(t, dir, append([]string{"train", "--out", "plain.odfl", "--iterations", "40"}, common...)...)
+	ok(t, dir, append([]string{"train", "--out", "noisy.odfl", "--iterations", "40", "--input-noise", "0.1"}, common...)...)
+	ok(t, dir, append([]string{"train", "--out", "half.odfl", "--iterations", "20", "--input-noise", "0.1"}, common...)...)
+	ok(t, dir, "train", "--resume", "half.odfl", "--data", data, "--iterations", "40")
+	load := func(name string) []float64 {
+		m, err := model.Load(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Flow.Params().Data
+	}
+	plain, noisy, half := load("plain.odfl"), load("noisy.odfl"), load("half.odfl")
+	same := func(a, b []float64) bool {
+		for i := range a {
+			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if same(plain, noisy) {
+		t.Error("--input-noise changed nothing")
+	}
+	if !same(noisy, half) {
+		t.Error("a resumed noisy run differs from an uninterrupted one")
 	}
 }
 
