@@ -57,7 +57,7 @@ func resumeCase(t *testing.T, iters int, srcSeed uint64) (*odeflow.Flow, *mat.De
 		Method: AdamW, BatchSize: 64, Iterations: iters, ValFraction: 0.2, EvalEvery: 7,
 		Schedule: nn.Cosine{Base: 0.02, Floor: 1e-4, Steps: 2000}, Warmup: 50, ClipNorm: 3,
 		InputNoise: nn.Cosine{Base: 0.05, Steps: 2000}, // drawn from Src: resumed with it
-		Src: rand.NewPCG(srcSeed, 5), State: []Stateful{j.src},
+		Src:        rand.NewPCG(srcSeed, 5), State: []Stateful{j.src},
 	}
 }
 
