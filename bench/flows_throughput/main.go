@@ -15,11 +15,13 @@
 // epoch (set-up and first-call allocations) is not counted; the program
 // prints the fastest and the median of the following epochs (the fastest
 // is the most robust figure on a shared machine: other load only slows an
-// epoch down). It also prints the fastest epoch in process CPU time (user +
-// system, all threads): with GOMAXPROCS=1 (Odeflow's training is
-// single-threaded) that is the work of the epoch, unaffected by waiting for
-// a core on a loaded machine, and comparable with the CPU time of PyTorch
-// with one thread.
+// epoch down), and the fastest epoch in process CPU time (user + system,
+// all threads).
+//
+// Threads: by default (GOMAXPROCS = the CPUs) the conditioners split
+// batches of at least 64 rows across two threads
+// (nn.MLP.NewParallelWorkspace); GOMAXPROCS=1 runs everything on one. See
+// bench/discrete_results.md §2 for the comparison with PyTorch.
 package main
 
 import (
