@@ -17,7 +17,11 @@
 // training need Inverse's). The parameters of all layers of a model live in
 // one *nn.Params, each layer reserving named blocks in it. Layers hold
 // workspace and a recording, are not safe for concurrent use, and allocate
-// nothing after the first call with a given batch size. Data conditions
+// nothing after the first call with a given batch size. With GOMAXPROCS ≥
+// 2 the conditioner networks of coupling, autoregressive and conditional
+// layers split batches of 64 rows or more across two threads
+// (nn.MLP.NewParallelWorkspace): results then differ from GOMAXPROCS = 1's
+// in the last bits, never with the load. Data conditions
 // (non-finite rows, inputs outside a map's domain, overflow, a failed
 // numerical inverse) are returned as *odeflow.RowError; wrong shapes are
 // programmer errors and panic.
