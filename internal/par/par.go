@@ -141,6 +141,8 @@ func (h *helper) wait(gen uint64) {
 // loop runs posted tasks, polling while idle for up to spinFor, then
 // parking until offer wakes it. It polls without yielding: a yield would
 // let the runtime resume it on the caller's thread, serializing the halves.
+// (Do offers nothing with GOMAXPROCS = 1, so a helper then parks within
+// spinFor and stays parked.)
 func (h *helper) loop() {
 	// A helper starts parked (so that no call waits for a goroutine that
 	// has not started yet): announce that it now polls.
@@ -162,7 +164,7 @@ func (h *helper) loop() {
 		if i%1024 != 0 {
 			continue
 		}
-		if (time.Since(idle) > spinFor || runtime.GOMAXPROCS(0) < 2) && h.state.CompareAndSwap(hIdle, hParked) {
+		if time.Since(idle) > spinFor && h.state.CompareAndSwap(hIdle, hParked) {
 			<-h.wake
 			h.state.Store(hIdle)
 			idle = time.Now()
