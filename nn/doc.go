@@ -56,6 +56,12 @@
 // the same layer on different row blocks, each with its own workspace and
 // its own gθ buffer. After NewWorkspace, no pass allocates.
 //
+// MLP.NewParallelWorkspace makes a workspace for Forward and VJP only that
+// does this itself: with GOMAXPROCS ≥ 2 a batch of 64 rows or more runs as
+// two halves at once, on the caller and on a polling helper thread, the
+// second half's parameter gradient collected in the workspace and added to
+// gθ at the end (the discrete flows' conditioners use it).
+//
 // The gθ passed to the backward passes is any full-length vector aligned
 // with Params.Data: p.Grad, a worker's buffer, or part of an adjoint state.
 // Gradients are added to it, never overwritten; gx and gẋ are overwritten.

@@ -21,9 +21,11 @@ import (
 // effect.
 //
 // Products run through internal/kernel's assembly Gemm where the CPU has
-// AVX2+FMA, and through gonum's BLAS (blas64) otherwise: when Out ≥ In a
+// AVX2+FMA, and through gonum's BLAS (blas64) otherwise: when Out > In a
 // transposed copy of W is kept in the workspace so that every product runs
-// along the longer dimension.
+// along the longer dimension (a square layer does without: the copy would
+// cost a pass over W in Forward and one over its gradient in VJP, for
+// nothing).
 type Linear struct {
 	p       *Params
 	in, out int
