@@ -50,9 +50,8 @@ func ExampleNewBNAF() {
 // conditional. Sampling inverts the networks by bisection, and the density
 // of a sample is that of the base point it came from.
 func ExampleNewBNAFFlow() {
-	p := new(nn.Params)
-	flow := discrete.NewBNAFFlow(p, "f", discrete.BNAFFlowSettings{Dim: 2, Flows: 2, Residual: discrete.BNAFGated, ContextDim: 1, Src: rand.NewPCG(3, 4)})
-	fmt.Println("conditional:", flow.Conditional(), "parameters:", p.Len())
+	flow := discrete.NewBNAFFlow(2, &discrete.BNAFFlowSettings{Flows: 2, Residual: discrete.BNAFGated, ContextDim: 1, Src: rand.NewPCG(3, 4)})
+	fmt.Println("conditional:", flow.Conditional(), "parameters:", flow.Params().Len())
 	c := mat.NewDense(3, 1, []float64{-1, 0, 2})
 	x := mat.NewDense(3, 2, nil)
 	logq, err := flow.SampleAndLogProb(x, nil, c, rand.NewPCG(5, 6))

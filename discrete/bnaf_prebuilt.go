@@ -8,11 +8,10 @@ import (
 	"github.com/odeflow/odeflow/nn"
 )
 
-// BNAFFlowSettings configures NewBNAFFlow. Dim is required; every other
-// zero field means the default given beside it.
+// BNAFFlowSettings configures NewBNAFFlow, keyword style: a nil
+// *BNAFFlowSettings means every default, and so does the zero value of each
+// field.
 type BNAFFlowSettings struct {
-	// Dim is the dimension d of the data (at least 1).
-	Dim int
 	// Flows is the number of stacked BNAF transforms (flowjax's
 	// flow_layers; default 1), with a reverse permutation between two
 	// consecutive ones so that every variable comes first in some stack.
@@ -29,15 +28,21 @@ type BNAFFlowSettings struct {
 	Src rand.Source
 }
 
-// NewBNAFFlow returns a flow with a d-dimensional standard normal base and
-// a transform of s.Flows BNAFs (reserved in p under name+"/<i>") with
-// reverse permutations between them: the block neural autoregressive flow
-// of flowjax's introduction with the default settings. Forward (density)
-// is one pass through each network; sampling inverts them by bisection.
-// With ContextDim > 0 the flow is conditional (odeflow.NewConditionalFlow)
-// and every BNAF receives the context. It panics as NewBNAF does, or if
-// s.Flows is negative.
-func NewBNAFFlow(p *nn.Params, name string, s BNAFFlowSettings) *odeflow.Flow {
+// NewBNAFFlow returns a flow on R^d with a standard normal base and a
+// transform of s.Flows BNAFs (their parameters named "bnaf/<i>" in the
+// flow's Params) with reverse permutations between them: the block neural
+// autoregressive flow of flowjax's introduction with the default settings.
+// Forward (density) is one pass through each network; sampling inverts
+// them by bisection. With ContextDim > 0 the flow is conditional
+// (odeflow.NewConditionalFlow) and every BNAF receives the context. Like
+// the other prebuilt flows it takes the dimension and keyword settings; it
+// panics as NewBNAF does (d < 1 among others), or if s.Flows is negative.
+func NewBNAFFlow(d int, s *BNAFFlowSettings) *odeflow.Flow {
+	if s == nil {
+		s = new(BNAFFlowSettings)
+	}
+	const name = "bnaf"
+	p := new(nn.Params)
 	if s.Flows < 0 {
 		panic(fmt.Sprintf("discrete: NewBNAFFlow: %d flows", s.Flows))
 	}
@@ -49,17 +54,17 @@ func NewBNAFFlow(p *nn.Params, name string, s BNAFFlowSettings) *odeflow.Flow {
 	if src == nil {
 		src = rand.NewPCG(1, 2)
 	}
-	base := odeflow.NewStandardNormal(max(s.Dim, 1))
+	base := odeflow.NewStandardNormal(max(d, 1))
 	var members []odeflow.Conditional
 	var plain []odeflow.Transform
 	for i := 0; i < k; i++ {
 		if i > 0 {
-			perm := NewReversePermutation(s.Dim)
+			perm := NewReversePermutation(d)
 			members = append(members, odeflow.Unconditional(perm))
 			plain = append(plain, perm)
 		}
 		b := NewBNAF(p, fmt.Sprintf("%s/%d", name, i), BNAFSettings{
-			Dim: s.Dim, Layers: s.Layers, HiddenFactor: s.HiddenFactor, Act: s.Act,
+			Dim: d, Layers: s.Layers, HiddenFactor: s.HiddenFactor, Act: s.Act,
 			Residual: s.Residual, ContextDim: s.ContextDim, Src: src,
 		})
 		members = append(members, b)

@@ -548,16 +548,16 @@ func TestBNAFLogProbIntegrates(t *testing.T) {
 		tol  float64
 		desc string
 	}{
-		{BNAFFlowSettings{Dim: 1}, 1, 0.01, 1e-8, "default 1-D"},
-		{BNAFFlowSettings{Dim: 1, Layers: 2, HiddenFactor: 4, Residual: BNAFGated}, 1, 0.01, 1e-8, "gated 1-D"},
-		{BNAFFlowSettings{Dim: 1, Act: BNAFTanh, Residual: BNAFGated, ContextDim: 2}, 1, 0.01, 1e-8, "tanh conditional 1-D"},
-		{BNAFFlowSettings{Dim: 2}, 2, 0.02, 1e-5, "default 2-D"},
-		{BNAFFlowSettings{Dim: 2, Flows: 2, HiddenFactor: 4, Residual: BNAFGated, ContextDim: 1}, 2, 0.025, 1e-5, "two gated conditional 2-D"},
+		{BNAFFlowSettings{}, 1, 0.01, 1e-8, "default 1-D"},
+		{BNAFFlowSettings{Layers: 2, HiddenFactor: 4, Residual: BNAFGated}, 1, 0.01, 1e-8, "gated 1-D"},
+		{BNAFFlowSettings{Act: BNAFTanh, Residual: BNAFGated, ContextDim: 2}, 1, 0.01, 1e-8, "tanh conditional 1-D"},
+		{BNAFFlowSettings{}, 2, 0.02, 1e-5, "default 2-D"},
+		{BNAFFlowSettings{Flows: 2, HiddenFactor: 4, Residual: BNAFGated, ContextDim: 1}, 2, 0.025, 1e-5, "two gated conditional 2-D"},
 	}
 	for _, tc := range cases {
-		p := new(nn.Params)
 		tc.s.Src = rand.NewPCG(rnd.Uint64(), 3)
-		flow := NewBNAFFlow(p, "f", tc.s)
+		flow := NewBNAFFlow(tc.d, &tc.s)
+		p := flow.Params()
 		// Parameters of scale 0.3 keep ∂f/∂x below about 10, so that the
 		// density has no ridge narrower than the grid resolves.
 		for i := range p.Data {
@@ -618,8 +618,7 @@ func TestBNAFFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := new(nn.Params)
-	flow := NewBNAFFlow(p, "bnaf", BNAFFlowSettings{Dim: 2, Src: rand.NewPCG(seed, 3)})
+	flow := NewBNAFFlow(2, &BNAFFlowSettings{Src: rand.NewPCG(seed, 3)})
 	nll := func() float64 {
 		lp, err := flow.LogProb(nil, test, nil)
 		if err != nil {

@@ -8,13 +8,10 @@ import (
 	"github.com/odeflow/odeflow/nn"
 )
 
-// ConditionalPlanarFlowSettings configures NewConditionalPlanarFlow. Dim
-// and ContextDim are required; every other zero field means the default
-// given beside it.
+// ConditionalPlanarFlowSettings configures NewConditionalPlanarFlow,
+// keyword style: a nil *ConditionalPlanarFlowSettings means every default,
+// and so does the zero value of each field.
 type ConditionalPlanarFlowSettings struct {
-	// Dim is the dimension d of the data, ContextDim that of the context
-	// (both at least 1).
-	Dim, ContextDim int
 	// Layers is the number of conditional planar layers (default 8).
 	Layers int
 	// Hidden lists the hidden widths of each layer's hypernetwork; nil
@@ -24,14 +21,19 @@ type ConditionalPlanarFlowSettings struct {
 	Src rand.Source
 }
 
-// NewConditionalPlanarFlow returns a conditional flow with a d-dimensional
-// standard normal base and a transform of s.Layers ConditionalPlanar layers
-// (reserved in p under name+"/<i>"), the amortized planar flow of
-// variational inference: sampling and its density (Inverse) are closed
-// form, the density of given data (Forward) takes a scalar root find per
-// row and layer. It panics as NewConditionalPlanar does, or if s.Layers is
-// negative.
-func NewConditionalPlanarFlow(p *nn.Params, name string, s ConditionalPlanarFlowSettings) *odeflow.Flow {
+// NewConditionalPlanarFlow returns a flow on R^d conditional on a context
+// of dimension contextDim, with a standard normal base and a transform of
+// s.Layers ConditionalPlanar layers (their parameters named "planar<i>" in
+// the flow's Params): the amortized planar flow of variational inference,
+// the conditional variant of NewPlanarFlow. Sampling and its density
+// (Inverse) are closed form, the density of given data (Forward) takes a
+// scalar root find per row and layer. It panics as NewConditionalPlanar
+// does (d or contextDim below 1 among others), or if s.Layers is negative.
+func NewConditionalPlanarFlow(d, contextDim int, s *ConditionalPlanarFlowSettings) *odeflow.Flow {
+	if s == nil {
+		s = new(ConditionalPlanarFlowSettings)
+	}
+	p := new(nn.Params)
 	if s.Layers < 0 {
 		panic(fmt.Sprintf("discrete: NewConditionalPlanarFlow: %d layers", s.Layers))
 	}
@@ -49,7 +51,7 @@ func NewConditionalPlanarFlow(p *nn.Params, name string, s ConditionalPlanarFlow
 	}
 	members := make([]odeflow.Conditional, k)
 	for i := range members {
-		members[i] = NewConditionalPlanar(p, fmt.Sprintf("%s/%d", name, i), s.Dim, s.ContextDim, hidden, src)
+		members[i] = NewConditionalPlanar(p, fmt.Sprintf("planar%d", i), d, contextDim, hidden, src)
 	}
-	return odeflow.NewConditionalFlow(odeflow.NewStandardNormal(max(s.Dim, 1)), odeflow.NewConditionalChain(members...))
+	return odeflow.NewConditionalFlow(odeflow.NewStandardNormal(max(d, 1)), odeflow.NewConditionalChain(members...))
 }

@@ -182,8 +182,8 @@ func TestConditionalPlanarNoAlloc(t *testing.T) {
 // samples), and in 1-D the density integrates to 1 for a fixed context.
 func TestConditionalPlanarFlow(t *testing.T) {
 	rnd := testrand.New(t)
-	p := new(nn.Params)
-	flow := NewConditionalPlanarFlow(p, "pf", ConditionalPlanarFlowSettings{Dim: 2, ContextDim: 3, Layers: 4, Src: rand.NewPCG(rnd.Uint64(), 1)})
+	flow := NewConditionalPlanarFlow(2, 3, &ConditionalPlanarFlowSettings{Layers: 4, Src: rand.NewPCG(rnd.Uint64(), 1)})
+	p := flow.Params()
 	for i := range p.Data {
 		p.Data[i] = 0.3 * rnd.NormFloat64()
 	}
@@ -200,8 +200,8 @@ func TestConditionalPlanarFlow(t *testing.T) {
 	}
 	check.Close(t, "SampleAndLogProb vs LogProb", lq, lp, 1e-9)
 
-	p1 := new(nn.Params)
-	f1 := NewConditionalPlanarFlow(p1, "pf", ConditionalPlanarFlowSettings{Dim: 1, ContextDim: 2, Layers: 3, Src: rand.NewPCG(rnd.Uint64(), 3)})
+	f1 := NewConditionalPlanarFlow(1, 2, &ConditionalPlanarFlowSettings{Layers: 3, Src: rand.NewPCG(rnd.Uint64(), 3)})
+	p1 := f1.Params()
 	// Small parameters keep wᵀû away from −1, where the density has a
 	// spike narrower than the grid; even so, it has features of width
 	// about 0.01, hence the fine step.

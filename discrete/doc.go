@@ -72,7 +72,12 @@
 // NewIAF, NewGlow (ActNorm + LU + affine coupling) and NewPlanarFlow return
 // an *odeflow.Flow with a standard normal base, configured keyword-style by
 // a FlowSettings (nil for every default). A positive ContextDim makes every
-// one of them but the planar flow conditional. The same FlowSettings.Src
-// state builds the same model. Train them with package train (Fit for
+// one of them but the planar flow conditional; NewConditionalPlanarFlow(d,
+// contextDim, settings) is the planar flow's conditional variant (its
+// layers' parameters come from hypernetworks of the context). NewBNAFFlow(d,
+// settings) builds flowjax's block neural autoregressive flow from its own
+// BNAFFlowSettings (stacked networks, depth, hidden units per dimension,
+// activation, residual; ContextDim for the conditional variant). The same
+// Src state builds the same model. Train them with package train (Fit for
 // maximum likelihood, FitKL for reverse KL).
 package discrete

@@ -91,8 +91,8 @@ func buildDiscrete(s Spec) (*odeflow.Flow, error) {
 		if s.Residual == "gated" {
 			res = discrete.BNAFGated
 		}
-		return discrete.NewBNAFFlow(new(nn.Params), "bnaf", discrete.BNAFFlowSettings{
-			Dim: s.Dim, Flows: s.Layers, Layers: s.Depth, HiddenFactor: s.HiddenFactor,
+		return discrete.NewBNAFFlow(s.Dim, &discrete.BNAFFlowSettings{
+			Flows: s.Layers, Layers: s.Depth, HiddenFactor: s.HiddenFactor,
 			Act: act, Residual: res, ContextDim: s.ContextDim, Src: src,
 		}), nil
 	}
