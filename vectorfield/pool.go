@@ -1,6 +1,10 @@
 package vectorfield
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/odeflow/odeflow/internal/par"
+)
 
 // pool is a set of persistent worker goroutines, so that splitting a call's
 // rows across goroutines allocates nothing. Worker 0 is always the calling
@@ -8,13 +12,23 @@ import "sync"
 // engine.cur before the start signals, and every result is read after the
 // done signals, so the channel operations order all memory accesses.
 type pool struct {
-	start []chan struct{} // start[i-1] wakes worker i
-	done  chan struct{}
-	once  sync.Once
+	start  []chan struct{} // start[i-1] wakes worker i
+	done   chan struct{}
+	once   sync.Once
+	halves [2]workerTask // the two workers of a two-way split, for par.Do
 }
+
+// workerTask runs worker i of the engine's current task (a par.Task).
+type workerTask struct {
+	e *engine
+	i int
+}
+
+func (t *workerTask) Run() { t.e.runWorker(t.i) }
 
 func newPool(e *engine, workers int) *pool {
 	p := &pool{done: make(chan struct{}, workers)}
+	p.halves = [2]workerTask{{e, 0}, {e, 1}}
 	for i := 1; i < workers; i++ {
 		ch := make(chan struct{})
 		p.start = append(p.start, ch)
@@ -29,7 +43,16 @@ func newPool(e *engine, workers int) *pool {
 }
 
 // run executes workers 0..nw-1 on the current task and waits for them.
+//
+// A two-way split runs on internal/par's polling helper rather than on a
+// pool goroutine: handing a part to a parked goroutine (a channel send)
+// costs tens of microseconds, as much as the part itself at a hundred
+// rows.
 func (p *pool) run(e *engine, nw int) {
+	if nw == 2 {
+		par.Do(&p.halves[0], &p.halves[1])
+		return
+	}
 	for i := 1; i < nw; i++ {
 		p.start[i-1] <- struct{}{}
 	}

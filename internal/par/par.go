@@ -2,16 +2,16 @@
 // goroutine, for splits of a few tens of microseconds, where starting a
 // goroutine or waking a parked one costs as much as the work.
 //
-// Do(a, b) runs b on an idle helper and a on the calling goroutine, and
-// returns when both are done. The helpers (one per CPU beyond the first)
-// poll for work without yielding for 200 µs after their last task, then
-// park; a parked or busy helper is not waited for: the caller runs both
-// halves itself (and wakes a parked helper for the next call). When the
-// caller keeps waiting for its helper longer than it worked (three calls in
-// a row, or once by more than 200 µs: the helper's thread is not getting a
-// CPU, the machine is loaded), Do runs serially for 50 ms, twice as long
-// each time the helpers are found slow again (up to 2 s). With GOMAXPROCS
-// = 1 it always runs serially.
+// Do(a, b) runs b on a helper and a on the calling goroutine, and returns
+// when both are done. The helpers (one per CPU beyond the first) poll for
+// work without yielding for 200 µs after their last task, then park; a
+// parked helper is woken to take b (tens of microseconds), a busy one
+// (another caller's) is not waited for: the caller then runs both halves
+// itself. When the caller keeps waiting for a polling helper longer than
+// it worked, three calls in a row (its thread is not getting a CPU: the
+// machine is loaded), Do runs serially for 50 ms, twice as long each time
+// the helpers are found slow again (up to 0.5 s). With GOMAXPROCS = 1 it
+// always runs serially.
 //
 // The work must not depend on which goroutine runs it: callers split it
 // the same way whether or not a helper takes a half, so that results do
@@ -43,12 +43,13 @@ func Do(a, b Task) {
 		return
 	}
 	var (
-		h   *helper
-		gen uint64
+		h      *helper
+		gen    uint64
+		parked bool
 	)
 	for _, c := range pool.helpers() {
-		if g, ok := c.offer(b); ok {
-			h, gen = c, g
+		if g, p, ok := c.offer(b); ok {
+			h, gen, parked = c, g, p
 			break
 		}
 	}
@@ -61,7 +62,11 @@ func Do(a, b Task) {
 	a.Run()
 	mid := time.Now()
 	h.wait(gen)
-	throttle(mid.Sub(start), time.Since(mid))
+	if !parked {
+		// (A parked helper's wait includes waking its thread: not a
+		// sign of load.)
+		throttle(mid.Sub(start), time.Since(mid))
+	}
 }
 
 // throttle watches how long Do waits for its helper after running its own
@@ -72,7 +77,7 @@ func throttle(work, wait time.Duration) {
 		backoff.Store(int64(minBackoff))
 		return
 	}
-	if strikes.Add(1) < 3 && wait <= 200*time.Microsecond {
+	if strikes.Add(1) < 3 {
 		return
 	}
 	strikes.Store(0)
@@ -83,7 +88,7 @@ func throttle(work, wait time.Duration) {
 
 const (
 	minBackoff = 50 * time.Millisecond
-	maxBackoff = 2 * time.Second
+	maxBackoff = 500 * time.Millisecond
 )
 
 var (
@@ -110,23 +115,24 @@ type helper struct {
 	wake     chan struct{} // capacity 1
 }
 
-// offer posts t if the helper is idle and returns the number of finished
-// tasks to wait beyond. A parked helper is woken for later calls and
-// declines.
-func (h *helper) offer(t Task) (uint64, bool) {
+// offer posts t if the helper is idle (polling) or parked, and returns the
+// number of finished tasks to wait beyond and whether it was parked; a busy
+// helper declines. A parked helper is woken to run t (its thread takes tens
+// of microseconds to wake).
+func (h *helper) offer(t Task) (gen uint64, parked, ok bool) {
 	if !h.state.CompareAndSwap(hIdle, hClaimed) {
-		if h.state.Load() == hParked {
-			select {
-			case h.wake <- struct{}{}:
-			default:
-			}
+		if !h.state.CompareAndSwap(hParked, hClaimed) {
+			return 0, false, false
 		}
-		return 0, false
+		parked = true
 	}
-	gen := h.finished.Load()
+	gen = h.finished.Load()
 	h.task = t
 	h.state.Store(hWorking)
-	return gen, true
+	if parked {
+		h.wake <- struct{}{} // one token per park: the buffer has room
+	}
+	return gen, parked, true
 }
 
 // wait returns once the task posted after gen finished tasks is done.
@@ -144,9 +150,6 @@ func (h *helper) wait(gen uint64) {
 // (Do offers nothing with GOMAXPROCS = 1, so a helper then parks within
 // spinFor and stays parked.)
 func (h *helper) loop() {
-	// A helper starts parked (so that no call waits for a goroutine that
-	// has not started yet): announce that it now polls.
-	h.state.Store(hIdle)
 	idle := time.Now()
 	for i := 1; ; i++ {
 		switch h.state.Load() {
@@ -165,8 +168,9 @@ func (h *helper) loop() {
 			continue
 		}
 		if time.Since(idle) > spinFor && h.state.CompareAndSwap(hIdle, hParked) {
+			// Only offer moves a helper out of hParked (to post a task)
+			// and then sends the token.
 			<-h.wake
-			h.state.Store(hIdle)
 			idle = time.Now()
 		}
 	}
@@ -185,7 +189,6 @@ func (p *helperPool) helpers() []*helper {
 	p.once.Do(func() {
 		for range min(runtime.NumCPU()-1, maxHelpers) {
 			h := &helper{wake: make(chan struct{}, 1)}
-			h.state.Store(hParked)
 			p.hs = append(p.hs, h)
 			go h.loop()
 		}

@@ -111,7 +111,13 @@ func TestThrottle(t *testing.T) {
 	if d := backoffUntil.Load() - before; d < int64(40*time.Millisecond) || d > int64(60*time.Millisecond) {
 		t.Fatalf("third slow call: serial for %v, want 50ms", time.Duration(d))
 	}
-	// Found slow again: twice as long; once very slow is enough.
+	// Found slow again (three more slow calls, however slow): twice as
+	// long.
+	throttle(10*us, time.Millisecond)
+	throttle(10*us, time.Millisecond)
+	if d := backoffUntil.Load() - time.Now().UnixNano(); d > int64(60*time.Millisecond) {
+		t.Fatal("two slow calls started a longer serial period")
+	}
 	throttle(10*us, time.Millisecond)
 	if d := backoffUntil.Load() - time.Now().UnixNano(); d < int64(90*time.Millisecond) {
 		t.Fatalf("slow again: serial for %v, want 100ms", time.Duration(d))
@@ -131,7 +137,8 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
-// End to end: a helper that takes 1 ms for its half starts a serial period.
+// End to end: a polling helper that takes 1 ms for its half, three calls in
+// a row, starts a serial period.
 func TestThrottleEndToEnd(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Skip("no helper on one CPU")
@@ -144,8 +151,9 @@ func TestThrottleEndToEnd(t *testing.T) {
 	// the slow half.
 	for try := 0; try < 200 && backoffUntil.Load() == 0; try++ {
 		Do(sleeper{}, sleeper{}) // wakes a parked helper
-		time.Sleep(20 * time.Microsecond)
-		Do(sleeper{}, sleeper{time.Millisecond})
+		for range 3 {
+			Do(sleeper{}, sleeper{time.Millisecond})
+		}
 	}
 	if backoffUntil.Load() == 0 {
 		t.Skip("the helper never took a half (a loaded machine)")
