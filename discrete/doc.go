@@ -19,7 +19,7 @@
 // workspace and a recording, are not safe for concurrent use, and allocate
 // nothing after the first call with a given batch size. With GOMAXPROCS ≥
 // 2 the conditioner networks of coupling, autoregressive and conditional
-// layers split batches of 64 rows or more across two threads
+// layers split batches of 128 rows or more across two threads
 // (nn.MLP.NewParallelWorkspace): results then differ from GOMAXPROCS = 1's
 // in the last bits, never with the load. Data conditions
 // (non-finite rows, inputs outside a map's domain, overflow, a failed

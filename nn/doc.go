@@ -57,7 +57,7 @@
 // its own gθ buffer. After NewWorkspace, no pass allocates.
 //
 // MLP.NewParallelWorkspace makes a workspace for Forward and VJP only that
-// does this itself: with GOMAXPROCS ≥ 2 a batch of 64 rows or more runs as
+// does this itself: with GOMAXPROCS ≥ 2 a batch of 128 rows or more runs as
 // two halves at once, on the caller and on a polling helper thread, the
 // second half's parameter gradient collected in the workspace and added to
 // gθ at the end (the discrete flows' conditioners use it).

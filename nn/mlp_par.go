@@ -8,12 +8,12 @@ import (
 )
 
 // parMinRows is the least batch a parallel workspace splits: two halves of
-// at least 32 rows, each several microseconds of work for a 64-wide layer.
-const parMinRows = 64
+// at least 64 rows (smaller halves are done before a helper is worth it).
+const parMinRows = 128
 
 // NewParallelWorkspace returns a workspace for Forward and VJP only (no
 // tangents: JVP and TangentVJP panic with it) for up to maxN rows. With
-// GOMAXPROCS ≥ 2, Forward splits a batch of at least 64 rows in two halves
+// GOMAXPROCS ≥ 2, Forward splits a batch of at least 128 rows in two halves
 // run at once, the first on the calling goroutine and the second on a
 // helper thread (internal/par; when none is free, after the first), and
 // VJP follows the same split, accumulating the second half's parameter

@@ -29,7 +29,7 @@ func TestParallelWorkspace(t *testing.T) {
 		}
 		p.Reserve("after", 7)
 		randomize(p, rnd, 0.5)
-		for _, n := range []int{0, 5, 63, 64, 100, 128, 131} {
+		for _, n := range []int{0, 5, 64, 127, 128, 131, 200} {
 			name := fmt.Sprintf("residual=%v/n=%d", residual, n)
 			x, gy := make([]float64, n*3), make([]float64, n*4)
 			for i := range x {

@@ -19,7 +19,7 @@
 // all threads).
 //
 // Threads: by default (GOMAXPROCS = the CPUs) the conditioners split
-// batches of at least 64 rows across two threads
+// batches of at least 128 rows across two threads
 // (nn.MLP.NewParallelWorkspace); GOMAXPROCS=1 runs everything on one. See
 // bench/discrete_results.md §2 for the comparison with PyTorch.
 package main
