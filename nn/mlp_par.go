@@ -27,8 +27,8 @@ const parMinRows = 128
 // panics if maxN is negative.
 //
 // The discrete flows' conditioners use it: one training epoch of a
-// RealNVP or MAF with 128-128 conditioners at batch 128 runs about 1.25
-// times as fast on two cores as on one, at batch 256 1.7 times (see
+// RealNVP or MAF with 128-128 conditioners runs 1.2–1.6 times as fast on
+// two cores as on one at batch 128, 1.4–1.7 times at batch 256 (see
 // BENCHMARKS.md).
 func (m *MLP) NewParallelWorkspace(maxN int) Workspace {
 	if maxN < 0 {

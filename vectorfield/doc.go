@@ -69,7 +69,9 @@
 // steady-state calls allocate nothing. An MLP splits the rows of a large
 // batch across Settings.Workers persistent goroutines, each with its own
 // workspace, and reduces their parameter gradients in a fixed order (results
-// are deterministic for a given Workers). For concurrency of your own, give
+// are deterministic for a given Workers). A two-way split (the default on
+// two cores) hands its second half to internal/par's polling helper, so
+// that even a 100-row batch gains from it. For concurrency of your own, give
 // each goroutine its own Clone, which shares the *nn.Params.
 //
 // Matrix products and the tanh activation pass run on the assembly
