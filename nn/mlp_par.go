@@ -104,7 +104,9 @@ func (w *parWS) run(i int) {
 	}
 }
 
-func (m *MLP) parWS(w *parWS, minState int) {
+// checkPar is ws for a parallel workspace: it panics unless w is m's and
+// Forward has come first when minState is 1.
+func (m *MLP) checkPar(w *parWS, minState int) {
 	if w.owner != m {
 		panic("nn: workspace does not belong to this MLP")
 	}
@@ -115,7 +117,7 @@ func (m *MLP) parWS(w *parWS, minState int) {
 
 // forwardPar is Forward on a parallel workspace.
 func (m *MLP) forwardPar(w *parWS, y, x []float64) {
-	m.parWS(w, 0)
+	m.checkPar(w, 0)
 	n := rowsOf(x, m.In(), w.maxN, "MLP x")
 	checkLen(y, n*m.Out(), "MLP y")
 	w.n, w.state, w.vjp, w.x, w.y = n, 1, false, x, y
@@ -131,7 +133,7 @@ func (m *MLP) forwardPar(w *parWS, y, x []float64) {
 
 // vjpPar is VJP on a parallel workspace.
 func (m *MLP) vjpPar(w *parWS, gx, gθ, gy []float64) {
-	m.parWS(w, 1)
+	m.checkPar(w, 1)
 	n := w.n
 	checkLen(gy, n*m.Out(), "MLP gy")
 	checkLenOrNil(gx, n*m.In(), "MLP gx")

@@ -163,8 +163,7 @@ type AdamSettings struct {
 type Adam struct {
 	s         AdamSettings
 	decoupled bool
-	train     []bool
-	runs      [][2]int // maximal runs [lo, hi) of trainable entries
+	runs      [][2]int // maximal runs [lo, hi) of the trainable entries
 	m, v      []float64
 	t         int
 }
@@ -182,14 +181,15 @@ func NewAdamW(n int, trainable []bool, s *AdamSettings) *Adam {
 }
 
 func newAdam(n int, trainable []bool, s *AdamSettings, decoupled bool) *Adam {
-	o := &Adam{decoupled: decoupled, train: trainableMask(n, trainable), m: make([]float64, n), v: make([]float64, n)}
+	o := &Adam{decoupled: decoupled, m: make([]float64, n), v: make([]float64, n)}
+	train := trainableMask(n, trainable)
 	for i := 0; i < n; {
-		if !o.train[i] {
+		if !train[i] {
 			i++
 			continue
 		}
 		j := i
-		for j < n && o.train[j] {
+		for j < n && train[j] {
 			j++
 		}
 		o.runs = append(o.runs, [2]int{i, j})
