@@ -29,6 +29,9 @@ func (t *workerTask) Run() { t.e.runWorker(t.i) }
 func newPool(e *engine, workers int) *pool {
 	p := &pool{done: make(chan struct{}, workers)}
 	p.halves = [2]workerTask{{e, 0}, {e, 1}}
+	if workers <= 2 {
+		return p // two-way splits run on internal/par: no goroutines of our own
+	}
 	for i := 1; i < workers; i++ {
 		ch := make(chan struct{})
 		p.start = append(p.start, ch)
