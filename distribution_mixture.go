@@ -80,6 +80,39 @@ func NewGaussianMixture(p *nn.Params, prefix string, weights []float64, means, s
 	return g
 }
 
+// NewRandomGaussianMixture returns a K-component mixture on R^d meant as
+// the trainable base of a flow: equal weights, every scale ½, and means
+// drawn from N(0, ¾ I) by src, so that the mixture starts centred with a
+// covariance of about the identity, like the standard normal it replaces.
+// A flow on such a base can put its mass into separate lumps without
+// stretching a single Gaussian across the gaps between them (a flow is a
+// diffeomorphism: on a standard normal base its density is positive on a
+// connected set, and the bridges between modes cost likelihood). The
+// parameters are reserved in p under prefix, as for NewGaussianMixture. It
+// panics if d < 1, K < 1, p is nil or src is nil.
+func NewRandomGaussianMixture(p *nn.Params, prefix string, d, k int, src rand.Source) *GaussianMixture {
+	const op = "odeflow: NewRandomGaussianMixture"
+	if d < 1 || k < 1 {
+		panic(fmt.Sprintf("%s: need d ≥ 1 and K ≥ 1, got d = %d, K = %d", op, d, k))
+	}
+	if p == nil || src == nil {
+		panic(op + ": nil *nn.Params or rand.Source")
+	}
+	rnd := rand.New(src)
+	w := make([]float64, k)
+	means := mat.NewDense(k, d, nil)
+	scales := mat.NewDense(k, d, nil)
+	sd := math.Sqrt(0.75)
+	for c := range w {
+		w[c] = 1
+		for j := 0; j < d; j++ {
+			means.Set(c, j, sd*rnd.NormFloat64())
+			scales.Set(c, j, 0.5)
+		}
+	}
+	return NewGaussianMixture(p, prefix, w, means, scales)
+}
+
 // Dim returns d.
 func (g *GaussianMixture) Dim() int { return g.d }
 

@@ -3,6 +3,7 @@ package odeflow
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/integrate/quad"
@@ -475,6 +476,10 @@ func TestDistributionPanics(t *testing.T) {
 		{"mixture shapes", func() {
 			NewGaussianMixture(nil, "", []float64{1, 1}, mat.NewDense(1, 1, nil), mat.NewDense(1, 1, []float64{1}))
 		}},
+		{"random mixture K", func() { NewRandomGaussianMixture(new(nn.Params), "", 2, 0, rand.NewPCG(1, 1)) }},
+		{"random mixture d", func() { NewRandomGaussianMixture(new(nn.Params), "", 0, 3, rand.NewPCG(1, 1)) }},
+		{"random mixture nil params", func() { NewRandomGaussianMixture(nil, "", 2, 3, rand.NewPCG(1, 1)) }},
+		{"random mixture nil source", func() { NewRandomGaussianMixture(new(nn.Params), "", 2, 3, nil) }},
 		{"logprob columns", func() { NewStandardNormal(2).LogProb(nil, mat.NewDense(1, 3, nil)) }},
 		{"logprob dst", func() { NewStandardNormal(2).LogProb(make([]float64, 2), mat.NewDense(1, 2, nil)) }},
 		{"sample empty", func() { NewStandardNormal(2).Sample(new(mat.Dense), rand.NewPCG(1, 1)) }},
@@ -523,5 +528,51 @@ func BenchmarkGaussianMixtureLogProbGrad(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.LogProbGrad(dst, gx, gp, nil, x)
+	}
+}
+
+// TestRandomGaussianMixture checks the starting point of a mixture base: K
+// equal weights, scales ½, means that depend only on the seed and whose
+// spread matches N(0, ¾ I) (over many components, so a wrong spread fails).
+func TestRandomGaussianMixture(t *testing.T) {
+	const d, k = 3, 4000
+	p := new(nn.Params)
+	p.Reserve("before", 5)
+	g := NewRandomGaussianMixture(p, "base", d, k, rand.NewPCG(7, 8))
+	if g.Dim() != d || g.Components() != k || g.Params() != p {
+		t.Fatalf("Dim %d Components %d, want %d %d", g.Dim(), g.Components(), d, k)
+	}
+	if p.Len() != 5+k*(2*d+1) {
+		t.Fatalf("%d parameters, want %d", p.Len(), 5+k*(2*d+1))
+	}
+	for _, w := range g.Weights(nil) {
+		if math.Abs(w-1.0/k) > 1e-15 {
+			t.Fatalf("weight %v, want %v", w, 1.0/k)
+		}
+	}
+	ls, _ := p.Lookup("base/logscale")
+	for _, v := range ls.Of(p.Data) {
+		if math.Abs(v-math.Log(0.5)) > 1e-15 {
+			t.Fatalf("log-scale %v, want log ½", v)
+		}
+	}
+	loc, _ := p.Lookup("base/loc")
+	var sum, sq float64
+	for _, v := range loc.Of(p.Data) {
+		sum += v
+		sq += v * v
+	}
+	n := float64(k * d)
+	mean, vr := sum/n, sq/n-(sum/n)*(sum/n)
+	// Standard errors: √(0.75/n) ≈ 0.008 for the mean, 0.75·√(2/n) ≈ 0.01
+	// for the variance; 5 of them.
+	if math.Abs(mean) > 0.04 || math.Abs(vr-0.75) > 0.05 {
+		t.Errorf("means have mean %.4f and variance %.4f, want 0 and 0.75", mean, vr)
+	}
+	q := new(nn.Params)
+	q.Reserve("before", 5)
+	NewRandomGaussianMixture(q, "base", d, k, rand.NewPCG(7, 8))
+	if !slices.Equal(p.Data, q.Data) {
+		t.Error("the same seed gave different mixtures")
 	}
 }

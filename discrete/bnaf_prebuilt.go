@@ -24,11 +24,16 @@ type BNAFFlowSettings struct {
 	Act          BNAFActivation
 	Residual     BNAFResidual
 	ContextDim   int
+	// BaseComponents > 0 gives the flow a trainable Gaussian-mixture base
+	// of that many components instead of the standard normal (see
+	// FlowSettings.BaseComponents).
+	BaseComponents int
 	// Src draws the initial parameters; nil means rand.NewPCG(1, 2).
 	Src rand.Source
 }
 
-// NewBNAFFlow returns a flow on R^d with a standard normal base and a
+// NewBNAFFlow returns a flow on R^d with a standard normal base (or the
+// mixture of s.BaseComponents) and a
 // transform of s.Flows BNAFs (their parameters named "bnaf/<i>" in the
 // flow's Params) with reverse permutations between them: the block neural
 // autoregressive flow of flowjax's introduction with the default settings.
@@ -36,7 +41,8 @@ type BNAFFlowSettings struct {
 // them by bisection. With ContextDim > 0 the flow is conditional
 // (odeflow.NewConditionalFlow) and every BNAF receives the context. Like
 // the other prebuilt flows it takes the dimension and keyword settings; it
-// panics as NewBNAF does (d < 1 among others), or if s.Flows is negative.
+// panics as NewBNAF does (d < 1 among others), or if s.Flows or
+// s.BaseComponents is negative.
 func NewBNAFFlow(d int, s *BNAFFlowSettings) *odeflow.Flow {
 	if s == nil {
 		s = new(BNAFFlowSettings)
@@ -54,7 +60,6 @@ func NewBNAFFlow(d int, s *BNAFFlowSettings) *odeflow.Flow {
 	if src == nil {
 		src = rand.NewPCG(1, 2)
 	}
-	base := odeflow.NewStandardNormal(max(d, 1))
 	var members []odeflow.Conditional
 	var plain []odeflow.Transform
 	for i := 0; i < k; i++ {
@@ -70,6 +75,10 @@ func NewBNAFFlow(d int, s *BNAFFlowSettings) *odeflow.Flow {
 		members = append(members, b)
 		plain = append(plain, b)
 	}
+	if s.BaseComponents < 0 {
+		panic(fmt.Sprintf("discrete: NewBNAFFlow: negative number of base components %d", s.BaseComponents))
+	}
+	base := pbBase(p, d, s.BaseComponents, src)
 	if s.ContextDim > 0 {
 		if k == 1 {
 			return odeflow.NewConditionalFlow(base, members[0])

@@ -78,6 +78,9 @@
 // settings) builds flowjax's block neural autoregressive flow from its own
 // BNAFFlowSettings (stacked networks, depth, hidden units per dimension,
 // activation, residual; ContextDim for the conditional variant). The same
-// Src state builds the same model. Train them with package train (Fit for
-// maximum likelihood, FitKL for reverse KL).
+// Src state builds the same model. FlowSettings.BaseComponents (and
+// BNAFFlowSettings') replaces the standard normal base by a trainable
+// mixture of Gaussians, for data in separate clusters. Train them with
+// package train (Fit for maximum likelihood, FitKL for reverse KL; FitKL
+// needs a base without a mixture).
 package discrete

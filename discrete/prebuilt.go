@@ -101,6 +101,14 @@ type FlowSettings struct {
 	// dimension: the flow is then built with odeflow.NewConditionalFlow
 	// and every conditioner reads the context.
 	ContextDim int
+	// BaseComponents > 0 replaces the standard normal base by a trainable
+	// mixture of that many Gaussians (odeflow.NewRandomGaussianMixture,
+	// parameters "base/…", drawn from Src after the layers'). Such a base
+	// lets the flow put its mass into separate lumps: a flow from a
+	// standard normal must stretch one Gaussian across the gaps between
+	// modes. It cannot be trained by reverse KL (train.FitKL returns an
+	// error: its samples are not differentiable in the weights).
+	BaseComponents int
 	// Src draws the initial weights, random masks and permutations, and
 	// Glow's initial rotations. nil means rand.NewPCG(1, 2). The same
 	// source state builds the same model.
@@ -133,6 +141,9 @@ func pbDefaults(op string, d int, s *FlowSettings) pbSettings {
 	if c.ContextDim < 0 {
 		panic(fmt.Sprintf("%s: negative context dimension %d", op, c.ContextDim))
 	}
+	if c.BaseComponents < 0 {
+		panic(fmt.Sprintf("%s: negative number of base components %d", op, c.BaseComponents))
+	}
 	if c.Src == nil {
 		c.Src = rand.NewPCG(1, 2)
 	}
@@ -160,10 +171,10 @@ func (b *pbBuilder) add(t odeflow.Transform) {
 	b.members = append(b.members, odeflow.Unconditional(t))
 }
 
-// flow assembles the members into a flow with a standard normal base; if
-// inverse is true the chain is inverted (IAF).
+// flow assembles the members into a flow on the base that BaseComponents
+// asks for; if inverse is true the chain is inverted (IAF).
 func (b *pbBuilder) flow(inverse bool) *odeflow.Flow {
-	base := odeflow.NewStandardNormal(b.s.d)
+	base := pbBase(b.p, b.s.d, b.s.BaseComponents, b.s.Src)
 	if b.s.ContextDim > 0 {
 		var ct odeflow.Conditional = odeflow.NewConditionalChain(b.members...)
 		if inverse {
@@ -180,6 +191,15 @@ func (b *pbBuilder) flow(inverse bool) *odeflow.Flow {
 		t = odeflow.Inverse(t)
 	}
 	return odeflow.NewFlow(base, t)
+}
+
+// pbBase returns a standard normal base if k is 0, otherwise a trainable
+// k-component mixture reserved in p under "base" and drawn from src.
+func pbBase(p *nn.Params, d, k int, src rand.Source) odeflow.Distribution {
+	if k == 0 {
+		return odeflow.NewStandardNormal(d)
+	}
+	return odeflow.NewRandomGaussianMixture(p, "base", d, k, src)
 }
 
 // coupling builds a coupling flow with transformer tf(), plus the final
@@ -278,7 +298,8 @@ func pbAutoregressive(op string, d int, s *FlowSettings, tf func(*pbSettings) Tr
 // https://arxiv.org/abs/1410.8516) on R^d: Layers additive coupling layers
 // (Coupling with the Shift transformer, volume-preserving) followed by a
 // trainable per-dimension affine layer (Elementwise with Affine, NICE's
-// diagonal scaling), with a standard normal base. It returns an error if
+// diagonal scaling), with a standard normal base by default (see
+// FlowSettings.BaseComponents). It returns an error if
 // s.Hidden is invalid; it panics if d < 1, if d = 1 without a context, or
 // on a negative setting.
 func NewNICE(d int, s *FlowSettings) (*odeflow.Flow, error) {
@@ -290,7 +311,7 @@ func NewNICE(d int, s *FlowSettings) (*odeflow.Flow, error) {
 // NewRealNVP returns RealNVP (Dinh, Sohl-Dickstein and Bengio 2017,
 // https://arxiv.org/abs/1605.08803) on R^d: Layers affine coupling layers
 // whose log-scales are soft-clamped to (−L, L), L = LogScaleBound, with a
-// standard normal base. It returns an error and panics as NewNICE does.
+// standard normal base by default (see FlowSettings.BaseComponents). It returns an error and panics as NewNICE does.
 func NewRealNVP(d int, s *FlowSettings) (*odeflow.Flow, error) {
 	return pbCoupling("discrete: NewRealNVP", d, s, (*pbSettings).affine, nil)
 }
@@ -298,7 +319,8 @@ func NewRealNVP(d int, s *FlowSettings) (*odeflow.Flow, error) {
 // NewNSF returns the coupling neural spline flow (Durkan, Bekasov, Murray
 // and Papamakarios 2019, https://arxiv.org/abs/1906.04032, "RQ-NSF (C)") on
 // R^d: Layers rational-quadratic spline coupling layers (Bins bins on
-// [−Bound, Bound], identity tails), with a standard normal base. It returns
+// [−Bound, Bound], identity tails), with a standard normal base by default.
+// It returns
 // an error and panics as NewNICE does.
 func NewNSF(d int, s *FlowSettings) (*odeflow.Flow, error) {
 	return pbCoupling("discrete: NewNSF", d, s, (*pbSettings).spline, nil)
@@ -360,9 +382,9 @@ func NewGlow(d int, s *FlowSettings) (*odeflow.Flow, error) {
 }
 
 // NewPlanarFlow returns a planar flow (Rezende and Mohamed 2015): Layers
-// Planar layers with a standard normal base. Planar layers sample in closed
+// Planar layers with a standard normal base by default. Planar layers sample in closed
 // form and evaluate densities of given data by a root find per row (see
-// Planar). Only Layers and Src apply. It panics if d < 1, on a negative
+// Planar). Only Layers, BaseComponents and Src apply. It panics if d < 1, on a negative
 // setting, or if s.ContextDim > 0 (a planar layer takes no context).
 func NewPlanarFlow(d int, s *FlowSettings) *odeflow.Flow {
 	const op = "discrete: NewPlanarFlow"

@@ -40,6 +40,8 @@ func pbCases() []pbCase {
 		{name: "IAF", build: NewIAF},
 		{name: "Glow", build: NewGlow},
 		{name: "Planar", build: planar, planar: true},
+		{name: "RealNVP/mixture", build: NewRealNVP, coupling: true, s: FlowSettings{BaseComponents: 3}},
+		{name: "MAF/mixture", build: NewMAF, s: FlowSettings{BaseComponents: 2}},
 	}
 }
 
@@ -107,23 +109,28 @@ func TestPrebuiltSuite(t *testing.T) {
 
 // TestPrebuiltStartAsIdentity checks that the flows whose layers all start
 // as the identity (every coupling and autoregressive flow) have the base's
-// density at the start.
+// density at the start, and that the base is the standard normal unless
+// BaseComponents asks for a mixture.
 func TestPrebuiltStartAsIdentity(t *testing.T) {
 	for _, tc := range pbCases() {
 		if tc.planar || tc.name == "Glow" { // random initial rotations and planar maps
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := tc.build(3, &FlowSettings{Src: testrand.NewSource(t, 1)})
+			s := FlowSettings{BaseComponents: tc.s.BaseComponents, Src: testrand.NewSource(t, 1)}
+			f, err := tc.build(3, &s)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if _, ok := f.Base().(*odeflow.StandardNormal); ok != (s.BaseComponents == 0) {
+				t.Fatalf("base %T with BaseComponents = %d", f.Base(), s.BaseComponents)
 			}
 			x := flowtest.RandDense(testrand.New(t), 10, 3, 2)
 			got, err := f.LogProb(nil, x, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := odeflow.NewStandardNormal(3).LogProb(nil, x)
+			want := f.Base().LogProb(nil, x)
 			check.Close(t, "log p at the start", want, got, 1e-13)
 		})
 	}
@@ -335,5 +342,97 @@ func TestPrebuiltFit8Gaussians(t *testing.T) {
 				t.Errorf("validation NLL %.3f → %.3f: not learning", first, best)
 			}
 		})
+	}
+}
+
+// TestPrebuiltMixtureBase checks BaseComponents on every prebuilt flow: the
+// base is a K-component mixture whose parameters come after the layers'
+// (which are those of the standard-normal build, so that models saved
+// before the option existed still load), and the gradient of log p with
+// respect to every parameter, base included, matches finite differences.
+func TestPrebuiltMixtureBase(t *testing.T) {
+	const d, k = 2, 3
+	builds := map[string]func(k int, src rand.Source) (*odeflow.Flow, error){
+		"BNAF": func(k int, src rand.Source) (*odeflow.Flow, error) {
+			return NewBNAFFlow(d, &BNAFFlowSettings{Flows: 2, HiddenFactor: 2, BaseComponents: k, Src: src}), nil
+		},
+	}
+	for _, tc := range pbCases() {
+		if tc.s.BaseComponents > 0 {
+			continue
+		}
+		builds[tc.name] = func(k int, src rand.Source) (*odeflow.Flow, error) {
+			s := tc.s
+			s.Layers, s.Hidden, s.Act, s.Bins, s.Bound, s.BaseComponents, s.Src = 2, "6", nn.Tanh, 4, 3, k, src
+			return tc.build(d, &s)
+		}
+	}
+	for name, build := range builds {
+		t.Run(name, func(t *testing.T) {
+			plain, err := build(0, rand.NewPCG(3, 4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := build(k, rand.NewPCG(3, 4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, ok := f.Base().(*odeflow.GaussianMixture)
+			if !ok || g.Components() != k || g.Dim() != d || g.Params() != f.Params() {
+				t.Fatalf("base %T, want a %d-component mixture on the flow's parameters", f.Base(), k)
+			}
+			np := plain.Params().Len()
+			if f.Params().Len() != np+k*(2*d+1) {
+				t.Fatalf("%d parameters, want %d + %d", f.Params().Len(), np, k*(2*d+1))
+			}
+			check.Unchanged(t, "the layers' initial parameters", plain.Params().Data, f.Params().Data[:np])
+			if slot, ok := f.Params().Lookup("base/loc"); !ok || slot.Off < np {
+				t.Fatalf("base/loc at %+v (found %v), want after the %d layer parameters", slot, ok, np)
+			}
+
+			rnd := testrand.New(t)
+			condPerturb(f.Params(), rnd, 0.3)
+			const n = 5
+			x := flowtest.RandDense(rnd, n, d, 1.5)
+			w := flowtest.RandSlice(rnd, n, 1)
+			gp := make([]float64, f.Params().Len())
+			if _, err := f.LogProbGrad(nil, gp, nil, w, x, nil); err != nil {
+				t.Fatal(err)
+			}
+			p := f.Params()
+			theta := check.Clone(p.Data)
+			want := check.GradRef(func(th []float64) float64 {
+				copy(p.Data, th)
+				defer copy(p.Data, theta)
+				lp, err := f.LogProb(nil, x, nil)
+				if err != nil {
+					panic(err)
+				}
+				return mat.Dot(mat.NewVecDense(n, lp), mat.NewVecDense(n, w))
+			}, theta)
+			check.Close(t, "∂ Σ w log p / ∂θ (layers and base)", want, gp, check.Tol)
+			base := gp[np:]
+			if mat.Norm(mat.NewVecDense(len(base), base), 2) == 0 {
+				t.Error("the base's parameters get no gradient")
+			}
+		})
+	}
+}
+
+// TestPrebuiltPanics checks the documented programmer errors of the
+// prebuilt constructors' settings.
+func TestPrebuiltPanics(t *testing.T) {
+	for name, f := range map[string]func(){
+		"negative layers":          func() { _, _ = NewRealNVP(2, &FlowSettings{Layers: -1}) },
+		"negative context":         func() { _, _ = NewMAF(2, &FlowSettings{ContextDim: -1}) },
+		"negative base components": func() { _, _ = NewNSF(2, &FlowSettings{BaseComponents: -1}) },
+		"planar negative base":     func() { NewPlanarFlow(2, &FlowSettings{BaseComponents: -2}) },
+		"bnaf negative base":       func() { NewBNAFFlow(2, &BNAFFlowSettings{BaseComponents: -1}) },
+		"bnaf negative flows":      func() { NewBNAFFlow(2, &BNAFFlowSettings{Flows: -1}) },
+		"coupling d = 1":           func() { _, _ = NewRealNVP(1, nil) },
+	} {
+		if !bnafPanics(f) {
+			t.Errorf("%s: no panic", name)
+		}
 	}
 }

@@ -93,12 +93,12 @@ func buildDiscrete(s Spec) (*odeflow.Flow, error) {
 		}
 		return discrete.NewBNAFFlow(s.Dim, &discrete.BNAFFlowSettings{
 			Flows: s.Layers, Layers: s.Depth, HiddenFactor: s.HiddenFactor,
-			Act: act, Residual: res, ContextDim: s.ContextDim, Src: src,
+			Act: act, Residual: res, ContextDim: s.ContextDim, BaseComponents: s.BaseComponents, Src: src,
 		}), nil
 	}
 	fs := &discrete.FlowSettings{
 		Layers: s.Layers, Hidden: s.Hidden, LogScaleBound: s.LogScaleBound,
-		Bins: s.Bins, Bound: s.Bound, ContextDim: s.ContextDim, Src: src,
+		Bins: s.Bins, Bound: s.Bound, ContextDim: s.ContextDim, BaseComponents: s.BaseComponents, Src: src,
 	}
 	if s.Kind == Planar {
 		return discrete.NewPlanarFlow(s.Dim, fs), nil
@@ -225,7 +225,10 @@ func (m *Model) buildCNF() error {
 			add(b, nil)
 		}
 	}
-	base := odeflow.NewStandardNormal(s.Dim)
+	var base odeflow.Distribution = odeflow.NewStandardNormal(s.Dim)
+	if s.BaseComponents > 0 {
+		base = odeflow.NewRandomGaussianMixture(p, "base", s.Dim, s.BaseComponents, src)
+	}
 	if s.ContextDim > 0 {
 		m.Flow = odeflow.NewConditionalFlow(base, odeflow.NewConditionalChain(cond...))
 	} else {

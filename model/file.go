@@ -209,8 +209,13 @@ func (m *Model) RemoveSection(name string) {
 // minParams returns a lower bound on the number of parameters of the model
 // that the resolved spec s builds: the weights of its networks' matrices
 // alone (computed in floating point, so that absurd sizes do not
-// overflow).
+// overflow), plus those of a mixture base.
 func (s Spec) minParams() float64 {
+	return s.minLayerParams() + float64(s.BaseComponents)*(2*float64(s.Dim)+1)
+}
+
+// minLayerParams is minParams without the base.
+func (s Spec) minLayerParams() float64 {
 	d, c := float64(s.Dim), float64(s.ContextDim)
 	chain := func(in, out float64) float64 {
 		w, err := vectorfield.ParseHidden(s.Hidden)

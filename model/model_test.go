@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,9 @@ var specs = map[string]Spec{
 	"bnaf":           {Kind: BNAF, Dim: 2, Layers: 2, HiddenFactor: 4, Residual: "gated", Seed: 16},
 	"bnaf-cond":      {Kind: BNAF, Dim: 2, ContextDim: 1, HiddenFactor: 4, Seed: 17},
 	"planar":         {Kind: Planar, Dim: 2, Layers: 3, Seed: 18},
+	"realnvp-mix":    {Kind: RealNVP, Dim: 2, Layers: 2, Hidden: "8", BaseComponents: 3, Seed: 19},
+	"cnf-mix":        {Kind: CNF, Dim: 2, Hidden: "8", BaseComponents: 2, Seed: 20},
+	"bnaf-mix-cond":  {Kind: BNAF, Dim: 2, ContextDim: 1, HiddenFactor: 4, BaseComponents: 2, Seed: 21},
 }
 
 func randDense(r *rand.Rand, n, d int) *mat.Dense {
@@ -233,6 +237,8 @@ func TestSpecErrors(t *testing.T) {
 		{Spec{Kind: NSF, Dim: 2, Autoregressive: true, Mask: "half"}, "mask does not apply to an autoregressive"},
 		{Spec{Kind: BNAF, Dim: 2, Residual: "skip"}, `unknown residual "skip"`},
 		{Spec{Kind: NICE, Dim: 2, Layers: -1}, "layers = -1"},
+		{Spec{Kind: MAF, Dim: 2, BaseComponents: -1}, "base_components = -1"},
+		{Spec{Kind: CNF, Dim: 2, BaseComponents: 5000}, "base_components = 5000 (want at most 4096)"},
 	} {
 		_, err := Build(tc.spec)
 		if err == nil || !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), tc.want) {
@@ -311,7 +317,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestFieldsForAndDescribe(t *testing.T) {
 	f := FieldsFor(BNAF)
-	if strings.Join(f, ",") != "context_dim,layers,activation,depth,hidden_factor,residual" {
+	if strings.Join(f, ",") != "context_dim,base_components,layers,activation,depth,hidden_factor,residual" {
 		t.Errorf("FieldsFor(bnaf) = %v", f)
 	}
 	m, err := New(Spec{Kind: CNF, Dim: 2, Hidden: "4", Time: 0.75})
@@ -341,6 +347,7 @@ func TestMinParams(t *testing.T) {
 		for _, d := range []int{1, 2, 3, 7} {
 			for _, c := range []int{0, 2} {
 				all = append(all, Spec{Kind: k, Dim: d, ContextDim: c, Hidden: "8-4"})
+				all = append(all, Spec{Kind: k, Dim: d, ContextDim: c, Hidden: "8-4", BaseComponents: 5})
 			}
 		}
 	}
@@ -395,4 +402,37 @@ func FuzzFromFile(f *testing.F) {
 			t.Fatalf("Load of a saved model: %v", err)
 		}
 	})
+}
+
+// TestBaseComponents: base_components gives every kind a mixture base of
+// that many components on the model's parameters, after the layers' (the
+// layers are those of the spec without it), and no option the standard
+// normal.
+func TestBaseComponents(t *testing.T) {
+	for _, k := range Kinds() {
+		s := Spec{Kind: k, Dim: 2, Seed: 5}
+		plain, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := plain.Flow.Base().(*odeflow.StandardNormal); !ok {
+			t.Errorf("%s: base %T without base_components", k, plain.Flow.Base())
+		}
+		s.BaseComponents = 4
+		m, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, ok := m.Flow.Base().(*odeflow.GaussianMixture)
+		if !ok || g.Components() != 4 || g.Params() != m.Flow.Params() {
+			t.Fatalf("%s: base %T with base_components 4", k, m.Flow.Base())
+		}
+		n := plain.Flow.Params().Len()
+		if m.Flow.Params().Len() != n+4*5 {
+			t.Errorf("%s: %d parameters, want %d", k, m.Flow.Params().Len(), n+20)
+		}
+		if !slices.Equal(plain.Flow.Params().Data, m.Flow.Params().Data[:n]) {
+			t.Errorf("%s: the layers' parameters changed with base_components", k)
+		}
+	}
 }

@@ -43,8 +43,8 @@ func Kinds() []string { return slices.Clone(kinds) }
 // is drawn from sources seeded by Seed. A Spec is stored as JSON in the
 // model file (the field names are the json tags below).
 //
-// Kind, Dim and Seed apply to every kind and ContextDim to every kind but
-// planar. Each other field applies to the kinds listed beside it: a
+// Kind, Dim, Seed and BaseComponents apply to every kind and ContextDim to
+// every kind but planar. Each other field applies to the kinds listed beside it: a
 // non-zero value of a field that does not apply is an error, so that a
 // hyper-parameter is never ignored silently. Zero means the default given
 // beside the field; Resolve fills in the defaults.
@@ -53,6 +53,10 @@ type Spec struct {
 	Dim        int    `json:"dim"`
 	ContextDim int    `json:"context_dim,omitempty"`
 	Seed       uint64 `json:"seed"`
+	// BaseComponents > 0 replaces the standard normal base by a trainable
+	// mixture of that many Gaussians (every kind; at most 4096; see
+	// discrete.FlowSettings.BaseComponents). Default 0.
+	BaseComponents int `json:"base_components,omitempty"`
 
 	// Hidden is the widths of the hidden layers, as "64-64": of the
 	// conditioners (nice, realnvp, maf, iaf, nsf, glow; default "64-64")
@@ -136,6 +140,7 @@ type Spec struct {
 // applies to. Fields not listed apply to every kind.
 var applies = map[string][]string{
 	"context_dim":     {CNF, NICE, RealNVP, MAF, IAF, NSF, Glow, BNAF},
+	"base_components": kinds,
 	"hidden":          {CNF, NICE, RealNVP, MAF, IAF, NSF, Glow},
 	"layers":          {NICE, RealNVP, MAF, IAF, NSF, Glow, BNAF, Planar},
 	"activation":      {CNF, NICE, RealNVP, MAF, IAF, NSF, Glow, BNAF},
@@ -225,6 +230,9 @@ func oneOf(what, v string, allowed ...string) error {
 	return specErr("unknown %s %q (want one of %s)", what, v, strings.Join(allowed, ", "))
 }
 
+// maxBaseComponents bounds Spec.BaseComponents.
+const maxBaseComponents = 4096
+
 // Resolve checks s and returns it with every default filled in, so that
 // the stored spec does not depend on the defaults of the odeflow that reads
 // it. Names are lower-cased and canonical (activations as nn spells them).
@@ -267,11 +275,14 @@ func (s Spec) Resolve() (Spec, error) {
 	}
 	for name, n := range map[string]int{
 		"layers": s.Layers, "bins": s.Bins, "depth": s.Depth, "hidden_factor": s.HiddenFactor,
-		"blocks": s.Blocks, "probes": s.Probes, "max_steps": s.MaxSteps,
+		"blocks": s.Blocks, "probes": s.Probes, "max_steps": s.MaxSteps, "base_components": s.BaseComponents,
 	} {
 		if n < 0 {
 			return s, specErr("%s = %d (want ≥ 0)", name, n)
 		}
+	}
+	if s.BaseComponents > maxBaseComponents {
+		return s, specErr("base_components = %d (want at most %d)", s.BaseComponents, maxBaseComponents)
 	}
 	var err error
 	switch s.Kind {

@@ -110,6 +110,11 @@ type klObjective struct {
 }
 
 func newKLObjective(op string, flow *odeflow.Flow, target LogDensity, s *Settings, src rand.Source) (*klObjective, error) {
+	if b, ok := flow.Base().(odeflow.Parameterized); ok && b.Params() != nil {
+		if _, ok := b.(odeflow.Reparameterized); !ok {
+			return nil, fmt.Errorf("%s: the base distribution %T has parameters but its samples cannot be differentiated with respect to them (it is not odeflow.Reparameterized); use a standard or diagonal normal base for reverse-KL training", op, b)
+		}
+	}
 	k := &klObjective{flow: flow, target: target, src: src, batch: s.BatchSize, evalN: s.EvalSamples, every: s.EvalEvery}
 	if k.batch == 0 {
 		k.batch = 256

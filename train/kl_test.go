@@ -4,11 +4,13 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/odeflow/odeflow"
+	"github.com/odeflow/odeflow/discrete"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/nn"
 )
@@ -192,5 +194,15 @@ func TestFitKLResumeAndErrors(t *testing.T) {
 	var re *odeflow.RowError
 	if err == nil || res.Status != Failed || res.Iterations != 3 || !errorsAs(err, &re) || !equalInts(re.Rows, []int{2}) {
 		t.Errorf("NaN target: %v, %+v", err, res)
+	}
+
+	// A trainable base that cannot be sampled differentiably (a Gaussian
+	// mixture: its component draw is discrete) is an error, not a panic.
+	mixFlow, err := discrete.NewRealNVP(2, &discrete.FlowSettings{Layers: 2, Hidden: "4", BaseComponents: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FitKL(context.Background(), mixFlow, target, &Settings{Iterations: 2}); err == nil || !strings.Contains(err.Error(), "Reparameterized") {
+		t.Errorf("mixture base: %v, want an error about a base that is not Reparameterized", err)
 	}
 }

@@ -38,7 +38,9 @@
 // meanings and defaults are those of package model's Spec. A flag that
 // does not apply to the kind is an error. --context C.npy makes the flow
 // conditional, p(x | c): logprob, sample, encode, decode and plot then
-// take a context file too.
+// take a context file too. --base-components K (every kind) gives the flow
+// a trainable mixture of K Gaussians as its base instead of the standard
+// normal, for data in separate clusters.
 //
 // Settings come from, in increasing precedence: the defaults, the model
 // file of --resume, the --config JSON file (the json names of the flags,

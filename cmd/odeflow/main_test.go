@@ -21,6 +21,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/odeflow/odeflow"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/model"
 	"github.com/odeflow/odeflow/modelfile"
@@ -445,6 +446,7 @@ func TestBadInputs(t *testing.T) {
 		{"bad frac", []string{"train", "--model", "nice", "--data", data, "--valid-frac", "1.5", "--out", "out.npy"}, exitUsage, "valid-frac"},
 		{"negative lr", []string{"train", "--model", "nice", "--data", data, "--lr", "-1", "--out", "out.npy"}, exitUsage, "--lr"},
 		{"negative input noise", []string{"train", "--model", "nice", "--data", data, "--input-noise", "-0.1", "--out", "out.npy"}, exitUsage, "--input-noise"},
+		{"negative base components", []string{"train", "--model", "maf", "--data", data, "--base-components", "-2", "--out", "out.npy"}, exitUsage, "base_components = -2"},
 		{"plot 3-D", []string{"plot", "--model", "m3.odfl", "--out", "out.png"}, exitError, "2-D models only"},
 		{"temperature", []string{"sample", "--model", mp, "--temperature", "-1", "--out", "out.npy"}, exitUsage, "temperature"},
 		{"context for unconditional", []string{"sample", "--model", mp, "--context", data, "--out", "out.npy"}, exitUsage, "unconditional"},
@@ -575,6 +577,28 @@ func TestInputNoise(t *testing.T) {
 	if !same(noisy, half) {
 		t.Error("a resumed noisy run differs from an uninterrupted one")
 	}
+}
+
+// TestBaseComponents trains with --base-components: the model file holds
+// the mixture base (its spec says so and it loads with that base), info
+// shows it, and sampling and densities work on it.
+func TestBaseComponents(t *testing.T) {
+	dir := t.TempDir()
+	data := toyData(t, dir, "8gaussians", 300, 2)
+	ok(t, dir, "train", "--model", "realnvp", "--hidden", "8", "--layers", "2", "--data", data,
+		"--batch-size", "64", "--iterations", "30", "--base-components", "3", "--out", "mix.odfl")
+	m, err := model.Load(filepath.Join(dir, "mix.odfl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, isMix := m.Flow.Base().(*odeflow.GaussianMixture); !isMix || g.Components() != 3 || m.Spec.BaseComponents != 3 {
+		t.Fatalf("base %T, spec base_components %d; want a 3-component mixture", m.Flow.Base(), m.Spec.BaseComponents)
+	}
+	if r := ok(t, dir, "info", "--model", "mix.odfl"); !strings.Contains(r.stdout, "base_components") {
+		t.Errorf("info does not show the base:\n%s", r.stdout)
+	}
+	ok(t, dir, "sample", "--model", "mix.odfl", "--n", "50", "--seed", "2", "--out", "s.npy")
+	ok(t, dir, "logprob", "--model", "mix.odfl", "--in", "s.npy", "--out", "lp.npy")
 }
 
 // TestInterrupt sends SIGINT to a training run: it exits with status 130

@@ -60,6 +60,7 @@ const (
 // specFlags lists the flags that set model.Spec fields, by json name.
 var specFlags = []struct{ json, help string }{
 	{"hidden", "hidden layer widths, e.g. 64-64-64 (cnf field; conditioners of nice, realnvp, maf, iaf, nsf, glow)"},
+	{"base_components", "a trainable mixture of this many Gaussians as the base instead of the standard normal (0: standard normal)"},
 	{"layers", "layers: coupling/autoregressive layers, glow steps, planar layers, stacked bnaf networks"},
 	{"activation", "activation: tanh, relu, softplus, elu, ... (bnaf: leakytanh or tanh)"},
 	{"log_scale_bound", "bound of the affine log-scales (realnvp, maf, iaf, glow)"},

@@ -7,6 +7,7 @@
 // average).
 //
 //	go run ./examples/ringgaussians                       # RealNVP, unconditional
+//	go run ./examples/ringgaussians -base-components 16   # RealNVP on a mixture base
 //	go run ./examples/ringgaussians -model nsf
 //	go run ./examples/ringgaussians -cond mode            # p(x | one-hot mode)
 //	go run ./examples/ringgaussians -cond radius          # p(x | r), r ~ U[1, 4]
@@ -25,7 +26,9 @@
 //
 // The flow is one of the prebuilt flows of package discrete (-model), with
 // -layers layers and conditioner hidden widths -hidden (default 6 and
-// "128-128": "128 hidden units" read as two hidden layers of 128, ReLU),
+// "128-128": "128 hidden units" read as two hidden layers of 128, ReLU), on
+// a standard normal base or, with -base-components K, on a trainable
+// mixture of K Gaussians (discrete.FlowSettings.BaseComponents),
 // trained by package train: Adam (AdamW when -wd > 0), minibatches of
 // -batch rows, the learning rate warmed up linearly over -warmup
 // iterations to -lr and then cosine-annealed to 0 at the last of -epochs
@@ -99,6 +102,7 @@ type config struct {
 	NoiseEnd float64 // input noise std at the last epoch (cosine from Noise; negative: tuned)
 	Act      string  // conditioner activation (nn.ParseActivation)
 	Bound    float64 // log-scale bound of affine transformers (0: discrete's default 3)
+	Base     int     // components of a trainable Gaussian-mixture base (0: standard normal)
 	Val      float64 // share of the training points held out for early stopping (0: none)
 	Patience int     // evaluations without improvement before stopping (with Val)
 	NTrain   int
@@ -148,6 +152,7 @@ func main() {
 	flag.Float64Var(&c.Noise, "noise", -1, "std of the Gaussian input noise at the start (0: none; negative: the tuned default)")
 	flag.Float64Var(&c.NoiseEnd, "noise-end", -1, "std of the input noise at the last epoch, cosine-annealed from -noise (negative: the tuned default)")
 	flag.Float64Var(&c.Bound, "bound", 0, "soft bound of the affine log-scale (RealNVP, MAF, Glow; 0: 3)")
+	flag.IntVar(&c.Base, "base-components", 0, "a trainable mixture of this many Gaussians as the base (0: the standard normal)")
 	flag.StringVar(&c.Act, "act", "relu", "conditioner activation (relu, tanh, elu, silu, ...)")
 	flag.Float64Var(&c.Val, "val", 0, "share of the training points split off for validation and early stopping (0: none)")
 	flag.IntVar(&c.Patience, "patience", 0, "with -val: stop after this many epochs without improvement (0: never)")
@@ -345,7 +350,7 @@ func newFlow(c config, ctxDim int) (*odeflow.Flow, error) {
 	}
 	s := &discrete.FlowSettings{
 		Layers: c.Layers, Hidden: c.Hidden, Act: act, ContextDim: ctxDim, LogScaleBound: c.Bound,
-		Src: rand.NewPCG(c.Seed, 303),
+		BaseComponents: c.Base, Src: rand.NewPCG(c.Seed, 303),
 	}
 	switch c.Model {
 	case "realnvp":
@@ -403,8 +408,12 @@ func run(c config, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	res := &result{Params: flow.Params().Len()}
-	fmt.Fprintf(w, "ring of Gaussians, cond=%s: %s, %d layers, hidden %s, %d parameters\n",
-		c.Cond, c.Model, c.Layers, c.Hidden, res.Params)
+	base := "standard normal base"
+	if c.Base > 0 {
+		base = fmt.Sprintf("base: a trainable mixture of %d Gaussians", c.Base)
+	}
+	fmt.Fprintf(w, "ring of Gaussians, cond=%s: %s, %d layers, hidden %s, %s, %d parameters\n",
+		c.Cond, c.Model, c.Layers, c.Hidden, base, res.Params)
 	opt := "Adam"
 	if c.WD > 0 {
 		opt = fmt.Sprintf("AdamW (weight decay %g)", c.WD)

@@ -105,6 +105,35 @@ func TestNoiseAndDefaults(t *testing.T) {
 	}
 }
 
+// TestMixtureBase checks -base-components: the model gets the mixture's
+// 5K extra parameters and says so, and a short run trains.
+func TestMixtureBase(t *testing.T) {
+	c := config{
+		Model: "realnvp", Cond: "none", Layers: 4, Hidden: "32-32", Epochs: 60, Batch: 128,
+		LR: 3e-3, Warmup: 20, Clip: 10, NTrain: 2000, NTest: 2000, NSample: 500, Seed: 5,
+	}
+	r0, err := run(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Base = 8
+	var out bytes.Buffer
+	r1, err := run(c, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Params != r0.Params+8*5 {
+		t.Errorf("%d parameters with an 8-component base, %d without: want 40 more", r1.Params, r0.Params)
+	}
+	if !strings.Contains(out.String(), "base: a trainable mixture of 8 Gaussians") {
+		t.Errorf("the run does not report its base:\n%s", out.String())
+	}
+	t.Logf("held-out NLL %.4f with the mixture base, %.4f without", r1.TestNLL, r0.TestNLL)
+	if !(r1.TestNLL < 2.8) {
+		t.Errorf("held-out NLL %.4f with a mixture base after %d epochs, want < 2.8", r1.TestNLL, c.Epochs)
+	}
+}
+
 // TestConditionalShortRuns checks that both conditional problems train and
 // that -out writes the samples.
 func TestConditionalShortRuns(t *testing.T) {
