@@ -88,15 +88,15 @@ func NewGaussianMixture(p *nn.Params, prefix string, weights []float64, means, s
 // stretching a single Gaussian across the gaps between them (a flow is a
 // diffeomorphism: on a standard normal base its density is positive on a
 // connected set, and the bridges between modes cost likelihood). The
-// parameters are reserved in p under prefix, as for NewGaussianMixture. It
-// panics if d < 1, K < 1, p is nil or src is nil.
+// parameters are reserved in p under prefix (a new Params if p is nil), as
+// for NewGaussianMixture. It panics if d < 1, K < 1 or src is nil.
 func NewRandomGaussianMixture(p *nn.Params, prefix string, d, k int, src rand.Source) *GaussianMixture {
 	const op = "odeflow: NewRandomGaussianMixture"
 	if d < 1 || k < 1 {
 		panic(fmt.Sprintf("%s: need d ≥ 1 and K ≥ 1, got d = %d, K = %d", op, d, k))
 	}
-	if p == nil || src == nil {
-		panic(op + ": nil *nn.Params or rand.Source")
+	if src == nil {
+		panic(op + ": nil rand.Source")
 	}
 	rnd := rand.New(src)
 	w := make([]float64, k)

@@ -478,7 +478,6 @@ func TestDistributionPanics(t *testing.T) {
 		}},
 		{"random mixture K", func() { NewRandomGaussianMixture(new(nn.Params), "", 2, 0, rand.NewPCG(1, 1)) }},
 		{"random mixture d", func() { NewRandomGaussianMixture(new(nn.Params), "", 0, 3, rand.NewPCG(1, 1)) }},
-		{"random mixture nil params", func() { NewRandomGaussianMixture(nil, "", 2, 3, rand.NewPCG(1, 1)) }},
 		{"random mixture nil source", func() { NewRandomGaussianMixture(new(nn.Params), "", 2, 3, nil) }},
 		{"logprob columns", func() { NewStandardNormal(2).LogProb(nil, mat.NewDense(1, 3, nil)) }},
 		{"logprob dst", func() { NewStandardNormal(2).LogProb(make([]float64, 2), mat.NewDense(1, 2, nil)) }},
@@ -574,5 +573,8 @@ func TestRandomGaussianMixture(t *testing.T) {
 	NewRandomGaussianMixture(q, "base", d, k, rand.NewPCG(7, 8))
 	if !slices.Equal(p.Data, q.Data) {
 		t.Error("the same seed gave different mixtures")
+	}
+	if own := NewRandomGaussianMixture(nil, "base", d, k, rand.NewPCG(7, 8)).Params(); own == nil || !slices.Equal(own.Data, p.Data[5:]) {
+		t.Error("with nil *nn.Params: no parameters of its own, or other values")
 	}
 }
