@@ -61,6 +61,39 @@ func ExampleNewRealNVP() {
 	// most samples on the ring of centres: true
 }
 
+// A RealNVP on a trainable base of eight Gaussians instead of the standard
+// normal: for data in separate clusters, where a flow from one Gaussian
+// keeps bridges of density between them. Here the same model is trained
+// with and without the mixture on FFJORD's 8gaussians.
+func ExampleFlowSettings_mixtureBase() {
+	data, _ := toy.Generate(toy.Gaussians8, 2000, rand.NewPCG(3, 4))
+	nll := map[int]float64{}
+	for _, k := range []int{0, 8} {
+		flow, err := discrete.NewRealNVP(2, &discrete.FlowSettings{
+			Layers: 4, Hidden: "32-32", BaseComponents: k, Src: rand.NewPCG(1, 2),
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		res, err := train.Fit(context.Background(), flow, data, nil, &train.Settings{
+			LR: 3e-3, BatchSize: 128, Epochs: 60, ValFraction: 0.2, Src: rand.NewPCG(5, 6),
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		nll[k] = res.BestLoss
+		fmt.Printf("base %-24T %d parameters\n", flow.Base(), flow.Params().Len())
+	}
+	// 3.19 and 3.10 nats when this was written; the data's entropy is 2.84.
+	fmt.Println("the mixture base fits better by more than 0.05 nats:", nll[8] < nll[0]-0.05)
+	// Output:
+	// base *odeflow.StandardNormal  4744 parameters
+	// base *odeflow.GaussianMixture 4784 parameters
+	// the mixture base fits better by more than 0.05 nats: true
+}
+
 // A conditional MAF: the density of x given a context c (here one number
 // per row). A new flow is the identity for every context; Sample draws one
 // point per context row.
