@@ -33,12 +33,11 @@ type BNAFFlowSettings struct {
 }
 
 // NewBNAFFlow returns a flow on R^d with a standard normal base (or the
-// mixture of s.BaseComponents) and a
-// transform of s.Flows BNAFs (their parameters named "bnaf/<i>" in the
-// flow's Params) with reverse permutations between them: the block neural
-// autoregressive flow of flowjax's introduction with the default settings.
-// Forward (density) is one pass through each network; sampling inverts
-// them by bisection. With ContextDim > 0 the flow is conditional
+// mixture of s.BaseComponents) and a transform of s.Flows BNAFs (their
+// parameters named "bnaf/<i>" in the flow's Params) with reverse
+// permutations between them: the block neural autoregressive flow of
+// flowjax's introduction with the default settings. Forward (density) is
+// one pass through each network; sampling inverts them by bisection. With ContextDim > 0 the flow is conditional
 // (odeflow.NewConditionalFlow) and every BNAF receives the context. Like
 // the other prebuilt flows it takes the dimension and keyword settings; it
 // panics as NewBNAF does (d < 1 among others), or if s.Flows or

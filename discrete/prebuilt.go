@@ -299,9 +299,8 @@ func pbAutoregressive(op string, d int, s *FlowSettings, tf func(*pbSettings) Tr
 // (Coupling with the Shift transformer, volume-preserving) followed by a
 // trainable per-dimension affine layer (Elementwise with Affine, NICE's
 // diagonal scaling), with a standard normal base by default (see
-// FlowSettings.BaseComponents). It returns an error if
-// s.Hidden is invalid; it panics if d < 1, if d = 1 without a context, or
-// on a negative setting.
+// FlowSettings.BaseComponents). It returns an error if s.Hidden is invalid;
+// it panics if d < 1, if d = 1 without a context, or on a negative setting.
 func NewNICE(d int, s *FlowSettings) (*odeflow.Flow, error) {
 	return pbCoupling("discrete: NewNICE", d, s,
 		func(*pbSettings) Transformer { return Shift{} },
@@ -311,7 +310,8 @@ func NewNICE(d int, s *FlowSettings) (*odeflow.Flow, error) {
 // NewRealNVP returns RealNVP (Dinh, Sohl-Dickstein and Bengio 2017,
 // https://arxiv.org/abs/1605.08803) on R^d: Layers affine coupling layers
 // whose log-scales are soft-clamped to (−L, L), L = LogScaleBound, with a
-// standard normal base by default (see FlowSettings.BaseComponents). It returns an error and panics as NewNICE does.
+// standard normal base by default (see FlowSettings.BaseComponents). It
+// returns an error and panics as NewNICE does.
 func NewRealNVP(d int, s *FlowSettings) (*odeflow.Flow, error) {
 	return pbCoupling("discrete: NewRealNVP", d, s, (*pbSettings).affine, nil)
 }
@@ -320,8 +320,7 @@ func NewRealNVP(d int, s *FlowSettings) (*odeflow.Flow, error) {
 // and Papamakarios 2019, https://arxiv.org/abs/1906.04032, "RQ-NSF (C)") on
 // R^d: Layers rational-quadratic spline coupling layers (Bins bins on
 // [−Bound, Bound], identity tails), with a standard normal base by default.
-// It returns
-// an error and panics as NewNICE does.
+// It returns an error and panics as NewNICE does.
 func NewNSF(d int, s *FlowSettings) (*odeflow.Flow, error) {
 	return pbCoupling("discrete: NewNSF", d, s, (*pbSettings).spline, nil)
 }
@@ -382,10 +381,11 @@ func NewGlow(d int, s *FlowSettings) (*odeflow.Flow, error) {
 }
 
 // NewPlanarFlow returns a planar flow (Rezende and Mohamed 2015): Layers
-// Planar layers with a standard normal base by default. Planar layers sample in closed
-// form and evaluate densities of given data by a root find per row (see
-// Planar). Only Layers, BaseComponents and Src apply. It panics if d < 1, on a negative
-// setting, or if s.ContextDim > 0 (a planar layer takes no context).
+// Planar layers with a standard normal base by default. Planar layers
+// sample in closed form and evaluate densities of given data by a root find
+// per row (see Planar). Only Layers, BaseComponents and Src apply. It
+// panics if d < 1, on a negative setting, or if s.ContextDim > 0 (a planar
+// layer takes no context).
 func NewPlanarFlow(d int, s *FlowSettings) *odeflow.Flow {
 	const op = "discrete: NewPlanarFlow"
 	b := &pbBuilder{s: pbDefaults(op, d, s), p: new(nn.Params)}
