@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/odeflow/odeflow/internal/check"
 	"github.com/odeflow/odeflow/internal/testrand"
 )
 
@@ -70,12 +71,12 @@ func TestParallelWorkspace(t *testing.T) {
 				switch {
 				case procs == 1:
 					// Not split: a NewWorkspace's bits (gθ up to the /3).
-					if !bitsEq(y, y0) || !bitsEq(gx, gx0) {
+					if !check.SameBits(y, y0) || !check.SameBits(gx, gx0) {
 						t.Errorf("%s: one thread differs from a serial workspace", name)
 					}
 				case ref[0] == nil:
 					ref = [3][]float64{y, gx, g}
-				case !bitsEq(ref[0], y) || !bitsEq(ref[1], gx) || !bitsEq(ref[2], g):
+				case !check.SameBits(ref[0], y) || !check.SameBits(ref[1], gx) || !check.SameBits(ref[2], g):
 					t.Errorf("%s: two and three threads differ", name)
 				}
 			}
@@ -90,15 +91,6 @@ func closeTo(t *testing.T, what string, got, want []float64, tol float64) {
 			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], want[i])
 		}
 	}
-}
-
-func bitsEq(a, b []float64) bool {
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
 
 func TestParallelWorkspaceMisuse(t *testing.T) {

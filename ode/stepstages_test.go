@@ -3,6 +3,8 @@ package ode
 import (
 	"math"
 	"testing"
+
+	"github.com/odeflow/odeflow/internal/check"
 )
 
 // TestStepStages checks that StepStages with k stages reproduces, bit for
@@ -53,14 +55,14 @@ func TestStepStages(t *testing.T) {
 				}
 				for i := 0; i < s; i++ {
 					if i <= k {
-						if !bitsEqual(st.Stage[i], ref.Stage[i]) {
+						if !check.SameBits(st.Stage[i], ref.Stage[i]) {
 							t.Errorf("%s k=%d f0=%v: Stage[%d] differs from Step's", tab.Name, k, withF0, i)
 						}
 					} else if !allNaN(st.Stage[i]) {
 						t.Errorf("%s k=%d: Stage[%d] written", tab.Name, k, i)
 					}
 					if i < k {
-						if !bitsEqual(st.K[i], ref.K[i]) {
+						if !check.SameBits(st.K[i], ref.K[i]) {
 							t.Errorf("%s k=%d f0=%v: K[%d] differs from Step's", tab.Name, k, withF0, i)
 						}
 					} else if !allNaN(st.K[i]) {
@@ -68,7 +70,7 @@ func TestStepStages(t *testing.T) {
 					}
 				}
 				if k == s {
-					if !bitsEqual(st.Y1, ref.Y1) || (ref.Err != nil && !bitsEqual(st.Err, ref.Err)) {
+					if !check.SameBits(st.Y1, ref.Y1) || (ref.Err != nil && !check.SameBits(st.Err, ref.Err)) {
 						t.Errorf("%s: StepStages with all stages differs from Step in Y1 or Err", tab.Name)
 					}
 				} else if !allNaN(st.Y1) {
@@ -119,18 +121,6 @@ func TestStepStagesAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("StepStages allocates %v per call", a)
 	}
-}
-
-func bitsEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func allNaN(v []float64) bool {

@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/odeflow/odeflow"
+	"github.com/odeflow/odeflow/internal/check"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/nn"
 )
@@ -63,10 +64,10 @@ func resumeCase(t *testing.T, iters int, srcSeed uint64) (*odeflow.Flow, *mat.De
 
 func sameRun(t *testing.T, what string, pa, pb []float64, a, b *Result) {
 	t.Helper()
-	if !bitsEqual(pa, pb) {
+	if !check.SameBits(pa, pb) {
 		t.Errorf("%s: parameters differ", what)
 	}
-	if !bitsEqual(a.TrainLoss, b.TrainLoss) || !bitsEqual(a.EvalLoss, b.EvalLoss) || !equalInts(a.EvalIters, b.EvalIters) {
+	if !check.SameBits(a.TrainLoss, b.TrainLoss) || !check.SameBits(a.EvalLoss, b.EvalLoss) || !equalInts(a.EvalIters, b.EvalIters) {
 		t.Errorf("%s: histories differ", what)
 	}
 	if a.BestIter != b.BestIter || a.BestLoss != b.BestLoss || a.Iterations != b.Iterations || a.Epochs != b.Epochs || a.Status != b.Status {
@@ -113,7 +114,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Iteration != 1000 || c.Status != Finished || len(c.TrainLoss) != 1000 || !bitsEqual(c.Params, at1000) || c.Objective != "ml" {
+	if c.Iteration != 1000 || c.Status != Finished || len(c.TrainLoss) != 1000 || !check.SameBits(c.Params, at1000) || c.Objective != "ml" {
 		t.Errorf("checkpoint: iteration %d, status %v, %d losses, objective %q", c.Iteration, c.Status, len(c.TrainLoss), c.Objective)
 	}
 	if c, err := ReadCheckpoint(killed); err != nil || c.Iteration != 750 || c.Status != Running {
@@ -198,7 +199,7 @@ func TestCheckpointErrors(t *testing.T) {
 		flow, x, s := resumeCase(t, 60, 1)
 		s.ResumeFrom = p
 		before := clone(flow.Params().Data)
-		if res, err := Fit(context.Background(), flow, x, nil, s); !errors.Is(err, ErrCheckpoint) || res != nil || !bitsEqual(before, flow.Params().Data) {
+		if res, err := Fit(context.Background(), flow, x, nil, s); !errors.Is(err, ErrCheckpoint) || res != nil || !check.SameBits(before, flow.Params().Data) {
 			t.Errorf("%s: Fit error %v, result %v", f.name, err, res)
 		}
 	}

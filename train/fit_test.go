@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/odeflow/odeflow"
+	"github.com/odeflow/odeflow/internal/check"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/nn"
 )
@@ -132,7 +133,7 @@ func TestEarlyStoppingRestoresBest(t *testing.T) {
 	if res.Iterations != res.BestIter+patience*every {
 		t.Errorf("stopped at %d, want best %d + patience %d × %d", res.Iterations, res.BestIter, patience, every)
 	}
-	if !res.Restored || !bitsEqual(flow.Params().Data, snap[res.BestIter]) {
+	if !res.Restored || !check.SameBits(flow.Params().Data, snap[res.BestIter]) {
 		t.Errorf("parameters %v, want those at the best iteration %v", flow.Params().Data, snap[res.BestIter])
 	}
 	if got := meanNLL(t, flow, val, nil); math.Abs(got-res.BestLoss) > 1e-12 {
@@ -149,7 +150,7 @@ func TestEarlyStoppingRestoresBest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != EarlyStopped || res.BestIter != 0 || res.Iterations != 4 || !bitsEqual(flow.Params().Data, init) {
+	if res.Status != EarlyStopped || res.BestIter != 0 || res.Iterations != 4 || !check.SameBits(flow.Params().Data, init) {
 		t.Errorf("status %v, best at %d, stopped at %d, params %v; want early stop at 4, initial params %v restored",
 			res.Status, res.BestIter, res.Iterations, flow.Params().Data, init)
 	}
@@ -178,7 +179,7 @@ func TestCancel(t *testing.T) {
 	if res == nil || res.Status != Canceled || res.Iterations != 7 || len(res.TrainLoss) != 7 {
 		t.Fatalf("result %+v, want canceled after 7 iterations", res)
 	}
-	if !bitsEqual(flow.Params().Data, snap[res.BestIter]) {
+	if !check.SameBits(flow.Params().Data, snap[res.BestIter]) {
 		t.Errorf("parameters %v, want the best (iteration %d) %v", flow.Params().Data, res.BestIter, snap[res.BestIter])
 	}
 	c, err := ReadCheckpoint(path)
@@ -192,7 +193,7 @@ func TestCancel(t *testing.T) {
 	flow, x, _ = shiftProblem(testrand.Seed(t))
 	init := clone(flow.Params().Data)
 	res, err = Fit(ctx, flow, x, nil, nil)
-	if !errors.Is(err, context.Canceled) || res.Iterations != 0 || !bitsEqual(init, flow.Params().Data) {
+	if !errors.Is(err, context.Canceled) || res.Iterations != 0 || !check.SameBits(init, flow.Params().Data) {
 		t.Errorf("already canceled: error %v, %d iterations", err, res.Iterations)
 	}
 }
@@ -375,10 +376,10 @@ func TestSameSeedSameResult(t *testing.T) {
 	p1, r1 := run(1)
 	p2, r2 := run(1)
 	p3, r3 := run(2)
-	if !bitsEqual(p1, p2) || !bitsEqual(r1.TrainLoss, r2.TrainLoss) || !bitsEqual(r1.EvalLoss, r2.EvalLoss) {
+	if !check.SameBits(p1, p2) || !check.SameBits(r1.TrainLoss, r2.TrainLoss) || !check.SameBits(r1.EvalLoss, r2.EvalLoss) {
 		t.Error("same seed, different results")
 	}
-	if bitsEqual(p1, p3) || bitsEqual(r1.TrainLoss, r3.TrainLoss) {
+	if check.SameBits(p1, p3) || check.SameBits(r1.TrainLoss, r3.TrainLoss) {
 		t.Error("different seeds, same results")
 	}
 }
@@ -403,7 +404,7 @@ func TestNonFiniteLoss(t *testing.T) {
 	if !errors.Is(err, odeflow.ErrNumerical) || !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "iteration 6") {
 		t.Errorf("error %q: want a numerical error naming iteration 6", err)
 	}
-	if res.Status != Failed || res.Iterations != 5 || !bitsEqual(flow.Params().Data, snap[res.BestIter]) {
+	if res.Status != Failed || res.Iterations != 5 || !check.SameBits(flow.Params().Data, snap[res.BestIter]) {
 		t.Errorf("status %v after %d iterations, params %v; want failed after 5 with the best (%d) restored",
 			res.Status, res.Iterations, flow.Params().Data, res.BestIter)
 	}
@@ -557,10 +558,10 @@ func TestInputNoise(t *testing.T) {
 			t.Errorf("noise std 1: variance %d = %.3f, want ≈ 2", j, v)
 		}
 	}
-	if !bitsEqual(p1, p2) {
+	if !check.SameBits(p1, p2) {
 		t.Error("same seed, different noisy runs")
 	}
-	if bitsEqual(p1, p3) || bitsEqual(p0, p1) {
+	if check.SameBits(p1, p3) || check.SameBits(p0, p1) {
 		t.Error("the noise does not depend on the seed, or is not applied")
 	}
 }

@@ -152,16 +152,4 @@ func meanNLL(t testing.TB, flow *odeflow.Flow, x, c *mat.Dense) float64 {
 
 func clone(v []float64) []float64 { return append([]float64(nil), v...) }
 
-func bitsEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -22,6 +22,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/odeflow/odeflow"
+	"github.com/odeflow/odeflow/internal/check"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/model"
 	"github.com/odeflow/odeflow/modelfile"
@@ -563,18 +564,10 @@ func TestInputNoise(t *testing.T) {
 		return m.Flow.Params().Data
 	}
 	plain, noisy, half := load("plain.odfl"), load("noisy.odfl"), load("half.odfl")
-	same := func(a, b []float64) bool {
-		for i := range a {
-			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	if same(plain, noisy) {
+	if check.SameBits(plain, noisy) {
 		t.Error("--input-noise changed nothing")
 	}
-	if !same(noisy, half) {
+	if !check.SameBits(noisy, half) {
 		t.Error("a resumed noisy run differs from an uninterrupted one")
 	}
 }

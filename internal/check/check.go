@@ -133,6 +133,20 @@ func Unchanged(t testing.TB, name string, before, after []float64) bool {
 	return true
 }
 
+// SameBits reports whether a and b have the same length and the same bits
+// in every element (NaNs of one payload compare equal).
+func SameBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // Finite reports an error if any element of s is NaN or ±Inf.
 func Finite(t testing.TB, name string, s []float64) bool {
 	t.Helper()
