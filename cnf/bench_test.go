@@ -12,6 +12,7 @@ import (
 	"github.com/odeflow/odeflow"
 	"github.com/odeflow/odeflow/adjoint"
 	"github.com/odeflow/odeflow/cnf"
+	"github.com/odeflow/odeflow/internal/flowtest"
 	"github.com/odeflow/odeflow/nn"
 	"github.com/odeflow/odeflow/vectorfield"
 )
@@ -163,7 +164,7 @@ func BenchmarkToyTraining(b *testing.B) {
 			f1, b1 := blk.NFE()
 			nf, nb = nf+f1-f0, nb+b1-b0
 			if k%250 == 0 {
-				heldOut = nll(b, flow, val, nil)
+				heldOut = flowtest.MeanNLL(b, flow, val, nil)
 				b.Logf("iteration %4d: held-out NLL %.4f, training time %.1f s, T %.3f, NFE/iteration %.1f/%.1f",
 					k, heldOut, train.Seconds(), blk.T(), float64(nf)/float64(k), float64(nb)/float64(k))
 			}

@@ -7,7 +7,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/odeflow/odeflow"
 	"github.com/odeflow/odeflow/cnf"
 	"github.com/odeflow/odeflow/nn"
 	"github.com/odeflow/odeflow/ode"
@@ -52,20 +51,6 @@ func gaussians8Into(x *mat.Dense, r *rand.Rand) {
 		x.Set(i, 0, (4*c[0]+0.5*r.NormFloat64())/1.414)
 		x.Set(i, 1, (4*c[1]+0.5*r.NormFloat64())/1.414)
 	}
-}
-
-// nll returns −mean log p(x) of flow.
-func nll(t testing.TB, flow *odeflow.Flow, x, c *mat.Dense) float64 {
-	t.Helper()
-	lp, err := flow.LogProb(nil, x, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := 0.0
-	for _, v := range lp {
-		s -= v
-	}
-	return s / float64(len(lp))
 }
 
 // logNormal is the log-density of N(0, I) at x.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/odeflow/odeflow"
 	"github.com/odeflow/odeflow/cnf"
+	"github.com/odeflow/odeflow/internal/flowtest"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/nn"
 )
@@ -48,10 +49,10 @@ func TestTrainGaussians8(t *testing.T) {
 	blk := cnf.New(f, &cnf.Settings{T: 0.5})
 	flow := odeflow.NewFlow(odeflow.NewStandardNormal(2), blk)
 	val := gaussians8(2000, testrand.NewSource(t, 99))
-	before := nll(t, flow, val, nil)
+	before := flowtest.MeanNLL(t, flow, val, nil)
 	start := time.Now()
 	losses := train(t, flow, p, 300, 100, 5e-3, testrand.Seed(t))
-	after := nll(t, flow, val, nil)
+	after := flowtest.MeanNLL(t, flow, val, nil)
 	nf, nb := blk.NFE()
 	t.Logf("held-out NLL %.4f → %.4f in %d iterations (%v), T = %.3f, NFE %d/%d, last loss %.4f",
 		before, after, len(losses), time.Since(start).Round(time.Millisecond), blk.T(), nf, nb, losses[len(losses)-1])

@@ -619,25 +619,14 @@ func TestBNAFFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	flow := NewBNAFFlow(2, &BNAFFlowSettings{Src: rand.NewPCG(seed, 3)})
-	nll := func() float64 {
-		lp, err := flow.LogProb(nil, test, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := 0.0
-		for _, v := range lp {
-			s -= v
-		}
-		return s / float64(len(lp))
-	}
-	before := nll()
+	before := flowtest.MeanNLL(t, flow, test, nil)
 	res, err := train.Fit(context.Background(), flow, x, nil, &train.Settings{
 		LR: 0.01, Epochs: 150, BatchSize: 128, Src: rand.NewPCG(seed, 4),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := nll()
+	after := flowtest.MeanNLL(t, flow, test, nil)
 	t.Logf("held-out NLL %.4f → %.4f after %d iterations", before, after, res.Iterations)
 	if !(after < before-0.5) {
 		t.Errorf("held-out NLL %.4f, not well below the initial %.4f", after, before)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/odeflow/odeflow"
 	"github.com/odeflow/odeflow/internal/check"
+	"github.com/odeflow/odeflow/internal/flowtest"
 	"github.com/odeflow/odeflow/internal/testrand"
 	"github.com/odeflow/odeflow/nn"
 )
@@ -25,7 +26,7 @@ func TestFit8Gaussians(t *testing.T) {
 	x := data(t, "8gaussians", 5000, seed, 1)
 	test := data(t, "8gaussians", 10000, seed, 2)
 	flow := gmmFlow(8, x, rand.NewPCG(seed, 3))
-	before := meanNLL(t, flow, test, nil)
+	before := flowtest.MeanNLL(t, flow, test, nil)
 	res, err := Fit(context.Background(), flow, x, nil, &Settings{
 		LR: 0.02, Epochs: 40, ValFraction: 0.1, Src: testrand.NewSource(t, 4),
 	})
@@ -136,7 +137,7 @@ func TestEarlyStoppingRestoresBest(t *testing.T) {
 	if !res.Restored || !check.SameBits(flow.Params().Data, snap[res.BestIter]) {
 		t.Errorf("parameters %v, want those at the best iteration %v", flow.Params().Data, snap[res.BestIter])
 	}
-	if got := meanNLL(t, flow, val, nil); math.Abs(got-res.BestLoss) > 1e-12 {
+	if got := flowtest.MeanNLL(t, flow, val, nil); math.Abs(got-res.BestLoss) > 1e-12 {
 		t.Errorf("validation NLL of the restored flow %v, want %v", got, res.BestLoss)
 	}
 

@@ -136,20 +136,6 @@ func gaussian(n int, m, sigma []float64, src rand.Source) *mat.Dense {
 	return x
 }
 
-// meanNLL returns the mean negative log-likelihood of x under flow.
-func meanNLL(t testing.TB, flow *odeflow.Flow, x, c *mat.Dense) float64 {
-	t.Helper()
-	lp, err := flow.LogProb(nil, x, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := 0.0
-	for _, v := range lp {
-		s -= v
-	}
-	return s / float64(len(lp))
-}
-
 func clone(v []float64) []float64 { return append([]float64(nil), v...) }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -114,6 +114,21 @@ func RandSlice(rnd *rand.Rand, n int, scale float64) []float64 {
 	return s
 }
 
+// MeanNLL returns −mean log p(x | c) of flow (c nil for an unconditional
+// flow), failing the test on an error.
+func MeanNLL(t testing.TB, flow *odeflow.Flow, x, c *mat.Dense) float64 {
+	t.Helper()
+	lp, err := flow.LogProb(nil, x, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := 0.0
+	for _, v := range lp {
+		s -= v
+	}
+	return s / float64(len(lp))
+}
+
 // call is one of a transform's four mapping methods.
 type call func(dst *mat.Dense, ldj []float64, x *mat.Dense) error
 
