@@ -179,7 +179,7 @@ func TestActNormInitEdgeCases(t *testing.T) {
 		t.Errorf("Init with NaN: %v", err)
 	}
 	check.Unchanged(t, "parameters after a failed Init", before, p.Data)
-	if !linPanics(func() { _ = a.Init(mat.NewDense(2, 3, nil)) }) {
+	if !panics(func() { _ = a.Init(mat.NewDense(2, 3, nil)) }) {
 		t.Error("Init with wrong columns did not panic")
 	}
 }

@@ -588,7 +588,7 @@ func TestBNAFGivenPanics(t *testing.T) {
 		"bad activation": func() { NewBNAF(p, "d", BNAFSettings{Dim: 1, Act: 7}) },
 		"no recording":   func() { _ = NewBNAF(p, "e", BNAFSettings{Dim: 1}).Backward(nil, nil, mat.NewDense(1, 1, nil), nil) },
 	} {
-		if !bnafPanics(f) {
+		if !panics(f) {
 			t.Errorf("%s: no panic", name)
 		}
 	}
@@ -596,12 +596,6 @@ func TestBNAFGivenPanics(t *testing.T) {
 	if u.Given(nil) != odeflow.Transform(u) || u.ContextDim() != 0 {
 		t.Errorf("unconditional Given does not return the BNAF itself")
 	}
-}
-
-func bnafPanics(f func()) (p bool) {
-	defer func() { p = recover() != nil }()
-	f()
-	return false
 }
 
 // TestBNAFFit trains the default BNAF flow on 8gaussians for a few epochs

@@ -189,10 +189,10 @@ func TestConditionedLayersUseContext(t *testing.T) {
 					t.Errorf("row %d: changed context of row 1 gives same=%v", i, same)
 				}
 			}
-			if !condPanics(func() { _ = l.Given(c1).Forward(new(mat.Dense), nil, mat.NewDense(2, tc.d, nil)) }) {
+			if !panics(func() { _ = l.Given(c1).Forward(new(mat.Dense), nil, mat.NewDense(2, tc.d, nil)) }) {
 				t.Error("a batch with another row count than the context did not panic")
 			}
-			if !condPanics(func() { l.Given(mat.NewDense(3, tc.m+1, nil)) }) {
+			if !panics(func() { l.Given(mat.NewDense(3, tc.m+1, nil)) }) {
 				t.Error("a context with the wrong columns did not panic")
 			}
 		})
@@ -253,7 +253,8 @@ func TestConditionedLayersBatchSizes(t *testing.T) {
 	}
 }
 
-func condPanics(f func()) (p bool) {
+// panics reports whether f panics.
+func panics(f func()) (p bool) {
 	defer func() { p = recover() != nil }()
 	f()
 	return false
@@ -286,16 +287,16 @@ func TestConditionedLayersErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !condPanics(func() { _ = a.Forward(new(mat.Dense), nil, x) }) {
+	if !panics(func() { _ = a.Forward(new(mat.Dense), nil, x) }) {
 		t.Error("a conditional layer without a context did not panic")
 	}
-	if !condPanics(func() { _, _ = NewCoupling(new(nn.Params), "c", 2, &CouplingSettings{Mask: []bool{false, false}}, src) }) {
+	if !panics(func() { _, _ = NewCoupling(new(nn.Params), "c", 2, &CouplingSettings{Mask: []bool{false, false}}, src) }) {
 		t.Error("a mask that transforms nothing did not panic")
 	}
-	if !condPanics(func() { _, _ = NewCoupling(new(nn.Params), "c", 1, nil, src) }) {
+	if !panics(func() { _, _ = NewCoupling(new(nn.Params), "c", 1, nil, src) }) {
 		t.Error("an unconditional 1-D coupling did not panic")
 	}
-	if !condPanics(func() {
+	if !panics(func() {
 		_, _ = NewAutoregressive(new(nn.Params), "a", 3, &AutoregressiveSettings{Order: []int{0, 0, 1}}, src)
 	}) {
 		t.Error("an order that is not a permutation did not panic")

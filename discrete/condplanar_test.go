@@ -230,7 +230,7 @@ func TestConditionalPlanarPanics(t *testing.T) {
 		"bad hidden": func() { NewConditionalPlanar(p, "b", 2, 1, []int{0}, rand.NewPCG(1, 1)) },
 		"nil src":    func() { NewConditionalPlanar(p, "c", 2, 1, nil, nil) },
 	} {
-		if !bnafPanics(f) {
+		if !panics(f) {
 			t.Errorf("%s: no panic", name)
 		}
 	}

@@ -156,7 +156,7 @@ func TestElementwiseDomainError(t *testing.T) {
 	if !errors.As(err, &re) || !errors.Is(err, ErrDomain) || fmt.Sprint(re.Rows) != "[2]" {
 		t.Errorf("got %v, want a RowError for row 2 wrapping ErrDomain", err)
 	}
-	if !condPanics(func() { NewElementwise(nil, "a", 2, Affine{}) }) {
+	if !panics(func() { NewElementwise(nil, "a", 2, Affine{}) }) {
 		t.Error("a trainable transformer without *nn.Params did not panic")
 	}
 }

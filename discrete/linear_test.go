@@ -153,25 +153,19 @@ func TestLinearBackwardPanics(t *testing.T) {
 			tr := tc.build(new(nn.Params), 3, rnd, 1)
 			x := flowtest.RandDense(rnd, 4, 3, 1)
 			g := flowtest.RandDense(rnd, 4, 3, 1)
-			if !linPanics(func() { _ = tr.Backward(nil, nil, g, nil) }) {
+			if !panics(func() { _ = tr.Backward(nil, nil, g, nil) }) {
 				t.Error("Backward before any record call did not panic")
 			}
 			var y mat.Dense
 			if err := tr.ForwardRecord(&y, nil, x); err != nil {
 				t.Fatal(err)
 			}
-			if !linPanics(func() { _ = tr.Backward(nil, nil, g, make([]float64, 4)) }) {
+			if !panics(func() { _ = tr.Backward(nil, nil, g, make([]float64, 4)) }) {
 				t.Error("gldj without a recorded ldj did not panic")
 			}
-			if !linPanics(func() { _ = tr.ForwardRecord(x, nil, x) }) {
+			if !panics(func() { _ = tr.ForwardRecord(x, nil, x) }) {
 				t.Error("in-place record call did not panic")
 			}
 		})
 	}
-}
-
-func linPanics(f func()) (p bool) {
-	defer func() { p = recover() != nil }()
-	f()
-	return false
 }

@@ -47,7 +47,7 @@ func TestPermutationPanics(t *testing.T) {
 		"random nil":   func() { NewRandomPermutation(3, nil) },
 		"reverse d=0":  func() { NewReversePermutation(0) },
 	} {
-		if !linPanics(f) {
+		if !panics(f) {
 			t.Errorf("%s: no panic", name)
 		}
 	}
