@@ -154,17 +154,8 @@ func bnafConditioned(rnd *rand.Rand, tr odeflow.Transform, n int, scale, minDiag
 			if try > 0 && try%100 == 0 {
 				sc /= 2
 			}
-			row := flowtest.RandSlice(rnd, d, sc)
-			x.SetRow(i, row)
-			xi := mat.DenseCopyOf(x)
-			out := mat.NewDense(n, d, nil)
-			jac := check.Jacobian(func(y, u []float64) {
-				xi.SetRow(i, u)
-				if err := tr.Forward(out, nil, xi); err != nil {
-					panic(err)
-				}
-				copy(y, out.RawRowView(i))
-			}, d, row)
+			x.SetRow(i, flowtest.RandSlice(rnd, d, sc))
+			jac := bnafRowJacobian(tr, x, i)
 			good := true
 			for k := 0; k < d; k++ {
 				good = good && jac.At(k, k) >= minDiag
@@ -385,19 +376,25 @@ func TestBNAFInverseAccuracy(t *testing.T) {
 	}
 }
 
-// bnafCondition returns max(1, ‖J‖∞) (steep true) or max(1, ‖J⁻¹‖∞) at
-// row i of x, with J the finite-difference Jacobian of Forward.
-func bnafCondition(tr odeflow.Transform, x *mat.Dense, i int, steep bool) float64 {
+// bnafRowJacobian returns the finite-difference Jacobian of Forward at row
+// i of x (the other rows held fixed).
+func bnafRowJacobian(tr odeflow.Transform, x *mat.Dense, i int) *mat.Dense {
 	n, d := x.Dims()
 	xi := mat.DenseCopyOf(x)
 	out := mat.NewDense(n, d, nil)
-	jac := check.Jacobian(func(y, u []float64) {
+	return check.Jacobian(func(y, u []float64) {
 		xi.SetRow(i, u)
 		if err := tr.Forward(out, nil, xi); err != nil {
 			panic(err)
 		}
 		copy(y, out.RawRowView(i))
 	}, d, x.RawRowView(i))
+}
+
+// bnafCondition returns max(1, ‖J‖∞) (steep true) or max(1, ‖J⁻¹‖∞) at
+// row i of x, with J the finite-difference Jacobian of Forward.
+func bnafCondition(tr odeflow.Transform, x *mat.Dense, i int, steep bool) float64 {
+	jac := bnafRowJacobian(tr, x, i)
 	if !steep {
 		var inv mat.Dense
 		if err := inv.Inverse(jac); err != nil {
@@ -474,13 +471,7 @@ func TestBNAFExtremeParameters(t *testing.T) {
 		}
 		check.Close(t, fmt.Sprintf("v = %g: round trip", v), flowtest.Flat(x), flowtest.Flat(back), 1e-10)
 		for i := 0; i < 3; i++ {
-			jac := check.Jacobian(func(y, u []float64) {
-				out := mat.NewDense(1, 2, nil)
-				if err := b.Forward(out, nil, mat.NewDense(1, 2, u)); err != nil {
-					panic(err)
-				}
-				copy(y, out.RawRowView(0))
-			}, 2, x.RawRowView(i))
+			jac := bnafRowJacobian(b, x, i)
 			check.Close(t, fmt.Sprintf("v = %g: ldj of row %d", v, i), []float64{check.LogAbsDet(jac)}, ldj[i:i+1], check.Tol)
 		}
 	}
