@@ -94,16 +94,7 @@ Example:
 	if err := checkOutput("out", *out, *mp, *in, *cp); err != nil {
 		return err
 	}
-	m, err := loadModel(*mp)
-	if err != nil {
-		return err
-	}
-	x, err := readMatrix("in", *in, m.Spec.Dim, "the model's dimension")
-	if err != nil {
-		return err
-	}
-	n, _ := x.Dims()
-	c, err := readContext(m, *cp, n, "--in")
+	m, x, c, err := loadWithInput(*mp, *in, *cp)
 	if err != nil {
 		return err
 	}
@@ -228,16 +219,7 @@ Example:
 			return err
 		}
 	}
-	m, err := loadModel(*mp)
-	if err != nil {
-		return err
-	}
-	x, err := readMatrix("in", *in, m.Spec.Dim, "the model's dimension")
-	if err != nil {
-		return err
-	}
-	n, _ := x.Dims()
-	c, err := readContext(m, *cp, n, "--in")
+	m, x, c, err := loadWithInput(*mp, *in, *cp)
 	if err != nil {
 		return err
 	}

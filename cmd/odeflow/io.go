@@ -64,6 +64,22 @@ func loadModel(path string) (*model.Model, error) {
 	return m, nil
 }
 
+// loadWithInput loads the model of --model, then the rows of --in (the
+// model's dimension) and the context of --context for them.
+func loadWithInput(modelPath, inPath, contextPath string) (m *model.Model, x, c *mat.Dense, err error) {
+	if m, err = loadModel(modelPath); err != nil {
+		return nil, nil, nil, err
+	}
+	if x, err = readMatrix("in", inPath, m.Spec.Dim, "the model's dimension"); err != nil {
+		return nil, nil, nil, err
+	}
+	n, _ := x.Dims()
+	if c, err = readContext(m, contextPath, n, "--in"); err != nil {
+		return nil, nil, nil, err
+	}
+	return m, x, c, nil
+}
+
 // checkOutput refuses an output path that names one of the inputs or
 // whose directory does not exist, before any work is done.
 func checkOutput(name, out string, inputs ...string) error {
