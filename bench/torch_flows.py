@@ -93,12 +93,17 @@ def affine_forward(x, t, r):
 
 
 class MLP(nn.Module):
-    """in -> hidden... -> out, ReLU between, last layer zero."""
+    """in -> hidden... -> out, ReLU between, last layer zero; with masks
+    (one per layer), masked layers (MADE)."""
 
-    def __init__(self, dims):
+    def __init__(self, dims, masks=None):
         super().__init__()
-        self.layers = nn.ModuleList(
-            [nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        pairs = list(zip(dims[:-1], dims[1:]))
+        if masks is None:
+            layers = [nn.Linear(a, b) for a, b in pairs]
+        else:
+            layers = [MaskedLinear(a, b, m) for (a, b), m in zip(pairs, masks)]
+        self.layers = nn.ModuleList(layers)
         for i, l in enumerate(self.layers):
             nn.init.zeros_(l.bias)
             if i < len(self.layers) - 1:
@@ -165,24 +170,10 @@ def made_masks(order, hidden, mult):
 class MADELayer(nn.Module):
     def __init__(self, d, order, hidden):
         super().__init__()
-        masks = made_masks(order, hidden, 2)
-        dims = [d] + hidden + [2 * d]
-        self.layers = nn.ModuleList(
-            [MaskedLinear(a, b, m) for a, b, m in zip(dims[:-1], dims[1:], masks)])
-        for i, l in enumerate(self.layers):
-            nn.init.zeros_(l.bias)
-            if i < len(self.layers) - 1:
-                glorot_(l.weight)
-            else:
-                nn.init.zeros_(l.weight)
+        self.net = MLP([d] + hidden + [2 * d], made_masks(order, hidden, 2))
 
     def forward(self, x):
-        h = x
-        for i, l in enumerate(self.layers):
-            h = l(h)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        phi = h.view(-1, x.shape[1], 2)
+        phi = self.net(x).view(-1, x.shape[1], 2)
         z, ls = affine_forward(x, phi[..., 0], phi[..., 1])
         return z, ls.sum(1)
 
